@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { PerflabError } from '../errors.js';
+import { packageRoot } from '../paths.js';
+import { registerBench } from './bench.js';
+import { registerDoctor } from './doctor.js';
+
+/** The `perflab` command line; returns the process exit code (INTERFACES.md). */
+export async function main(argv: string[]): Promise<number> {
+  const { version } = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  const program = new Command('perflab')
+    .description('a native-addon performance lab: lock-free queues, event loops and zero-copy paths, measured honestly')
+    .version(version)
+    .exitOverride()
+    .showHelpAfterError('(run perflab --help for the commands)');
+  registerBench(program);
+  registerDoctor(program);
+  try {
+    process.exitCode = 0;
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with code 0; bad usage with 2.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof PerflabError) {
+      process.stderr.write(`perflab: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`perflab: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}
