@@ -34,9 +34,8 @@ function parseFlags(flags: BenchFlags) {
     throw new UsageError(`--family must be one of ${FAMILIES.join(', ')}, not "${flags.family}"`);
   }
   const families: BenchFamily[] = flags.family ? [flags.family as BenchFamily] : [...FAMILIES];
-  const workloads = new Set<string>([...QUEUE_WORKLOADS, ...JS_WORKLOADS]);
   if (flags.workload !== undefined) {
-    const valid = families.flatMap((f) => (f === 'js' ? [...JS_WORKLOADS] : [...QUEUE_WORKLOADS]));
+    const valid: string[] = families.flatMap((f) => (f === 'js' ? [...JS_WORKLOADS] : [...QUEUE_WORKLOADS]));
     if (!valid.includes(flags.workload)) throw new UsageError(`--workload must be one of ${[...new Set(valid)].join(', ')} for ${families.join('/')}, not "${flags.workload}"`);
   }
   if (flags.variant && flags.variant.length > 0) {
@@ -48,7 +47,6 @@ function parseFlags(flags: BenchFlags) {
     samples = Number(flags.samples);
     if (!Number.isInteger(samples) || samples < 1 || samples > 100) throw new UsageError(`--samples must be an integer from 1 to 100, not "${flags.samples}"`);
   }
-  void workloads;
   return { families, workload: flags.workload, variants: flags.variant, samples };
 }
 
@@ -64,6 +62,9 @@ export async function runBench(flags: BenchFlags): Promise<number> {
   const failures: BenchSkip[] = [];
   try {
     for (const family of families) {
+      // With --workload and no --family, a family without that workload is left out.
+      const ownWorkloads: readonly string[] = family === 'js' ? JS_WORKLOADS : QUEUE_WORKLOADS;
+      if (workload && !ownWorkloads.includes(workload)) continue;
       if (family === 'js') {
         const r = await benchJsFamily({ workloads: workload ? [workload] : JS_WORKLOADS, samples: plan.samples, warmup: plan.warmup, durationMs: plan.jsDurationMs, quick, progress });
         results.push(...r.results);
