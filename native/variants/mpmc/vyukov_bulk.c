@@ -119,7 +119,9 @@ void perflab_queue_destroy(perflab_queue *q) {
  * the first claimed position in *first. Used by both sides and both call
  * shapes; with n = 1 it is exactly Vyukov's enqueue/dequeue loop.
  */
-static size_t claim(perflab_queue *q, _Atomic size_t *position, size_t n, size_t ready, size_t *first) {
+/* Always inlined: with the constant n = 1 of the single calls the scan loop folds
+ * away and they come close to mpmc/vyukov (callgrind op_cost: 125 -> 65 instructions per push+pop; vyukov: 53). */
+static inline __attribute__((always_inline)) size_t claim(perflab_queue *q, _Atomic size_t *position, size_t n, size_t ready, size_t *first) {
   size_t size = q->mask + 1;
   if (n > size) n = size; /* k <= size keeps the claimed cells distinct */
   /* Pairs with: nothing; a position is only a guess at what to claim.
@@ -166,7 +168,7 @@ static size_t claim(perflab_queue *q, _Atomic size_t *position, size_t n, size_t
 }
 
 /* Writes the values of the claimed positions [first, first + k) and publishes each cell. */
-static void fill(perflab_queue *q, size_t first, const uint64_t *values, size_t k) {
+static inline __attribute__((always_inline)) void fill(perflab_queue *q, size_t first, const uint64_t *values, size_t k) {
   for (size_t i = 0; i < k; i++) {
     struct vb_cell *cell = &q->cells[(first + i) & q->mask];
     cell->value = values[i];
@@ -179,7 +181,7 @@ static void fill(perflab_queue *q, size_t first, const uint64_t *values, size_t 
 }
 
 /* Reads the values of the claimed positions [first, first + k) and frees each cell. */
-static void drain(perflab_queue *q, size_t first, uint64_t *out, size_t k) {
+static inline __attribute__((always_inline)) void drain(perflab_queue *q, size_t first, uint64_t *out, size_t k) {
   size_t size = q->mask + 1;
   for (size_t i = 0; i < k; i++) {
     struct vb_cell *cell = &q->cells[(first + i) & q->mask];
