@@ -45,7 +45,7 @@ function parseFlags(flags: BenchFlags) {
   let samples: number | undefined;
   if (flags.samples !== undefined) {
     samples = Number(flags.samples);
-    if (!Number.isInteger(samples) || samples < 1 || samples > 100) throw new UsageError(`--samples must be an integer from 1 to 100, not "${flags.samples}"`);
+    if (!Number.isInteger(samples) || samples < 3 || samples > 100) throw new UsageError(`--samples must be an integer from 3 to 100 (a median and its interval need at least 3), not "${flags.samples}"`);
   }
   return { families, workload: flags.workload, variants: flags.variant, samples };
 }
@@ -95,7 +95,7 @@ export async function runBench(flags: BenchFlags): Promise<number> {
     results,
     skipped,
     failures,
-    timing: { started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, samples_per_cell: plan.samples, sample_ms: plan.durationMs, quick },
+    timing: { started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, samples_per_cell: plan.samples, sample_ms: plan.durationMs, js_sample_ms: plan.jsDurationMs, quick },
   };
   emit(flags.json === true, doc, () => renderBench(doc));
   return failures.length > 0 ? 1 : 0;

@@ -121,6 +121,7 @@ export async function sampleQueueCell(cell: QueueCell, timing: SampleTiming): Pr
   for (const metric of cell.metrics) {
     const v = m[metric];
     if (typeof v !== 'number' || !Number.isFinite(v)) return { ok: false, kind: 'failed', reason: `the runner reported no ${metric}` };
+    if (!(v > 0)) return { ok: false, kind: 'invalid', reason: `${metric} is ${v}: nothing was measured` };
     values[metric] = v;
   }
   return { ok: true, values, rusage: outcome.result.rusage, affinity: outcome.result.affinity };
@@ -153,6 +154,7 @@ async function sampleOpCost(cell: QueueCell, timing: SampleTiming): Promise<Samp
     const ir = callgrindTotal(readFileSync(out, 'utf8'));
     if (ir === undefined) return { ok: false, kind: 'failed', reason: 'callgrind wrote no instruction total' };
     const ops = cell.params.ops!;
+    if (!(ir > 0)) return { ok: false, kind: 'invalid', reason: 'callgrind counted no instruction in the measured loop' };
     return { ok: true, values: { instructions_per_op: ir / ops } };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -86,22 +86,18 @@ export async function runRunner(args: string[], options: RunnerOptions = {}): Pr
     child.stderr!.on('data', (d: Buffer) => {
       if (stderr.length < MAX_STDERR) stderr += d.toString('utf8');
     });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs);
+    let settled = false;
     const settle = (outcome: RunnerOutcome) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
+      clearTimeout(grace);
+      // A descendant that escaped the process group may still hold our pipes:
+      // never wait for them to close.
+      for (const s of child.stdio) s?.destroy();
       resolvePromise(outcome);
     };
-    child.on('error', (err) =>
-      settle({ kind: 'failed', reason: `cannot start the runner: ${err.message}`, exitCode: null, signal: null, stderr, wallMs: performance.now() - started }),
-    );
-    child.on('close', (exitCode, signal) => {
+    const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
       const wallMs = performance.now() - started;
       const fail = (reason: string) => settle({ kind: 'failed', reason, exitCode, signal, stderr: stderr.slice(-4000), wallMs });
       if (timedOut) return fail(`timed out after ${Math.round(timeoutMs / 1000)} s and was killed`);
@@ -116,6 +112,27 @@ export async function runRunner(args: string[], options: RunnerOptions = {}): Pr
       }
       if (result.nonce !== nonce) return fail("the result does not carry this run's nonce");
       settle({ kind: 'result', result, exitCode: exitCode ?? -1, stderr: stderr.slice(-4000), wallMs });
+    };
+    let grace: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+      // If the kill does not end it (or a grandchild keeps the pipes), give up anyway.
+      grace = setTimeout(() => finish(null, 'SIGKILL'), 2000);
+    }, timeoutMs);
+    child.on('error', (err) =>
+      settle({ kind: 'failed', reason: `cannot start the runner: ${err.message}`, exitCode: null, signal: null, stderr, wallMs: performance.now() - started }),
+    );
+    // 'close' waits for every pipe; 'exit' does not. After exit, allow a moment
+    // for the pipes to drain, then settle with whatever fd 3 carried.
+    child.on('exit', (exitCode, signal) => {
+      clearTimeout(grace);
+      grace = setTimeout(() => finish(exitCode, signal), 1000);
     });
+    child.on('close', (exitCode, signal) => finish(exitCode, signal));
   });
 }

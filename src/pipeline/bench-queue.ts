@@ -5,14 +5,18 @@
  * summarise: median, bootstrap 95% interval, ratio to the baseline with its
  * interval. A sample that fails validation makes the cell a failure, never a number.
  */
-import { existsSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { runRunner } from '../native/runner.js';
 import { buildVariant } from './build.js';
 import type { BenchResult, BenchSkip, Progress } from './bench-types.js';
 import { builtinVariantNames, builtinVariantSource } from '../native/sources.js';
 import { UsageError } from '../errors.js';
 import { BASELINE, METRICS, planQueueCells, sampleQueueCell, variantHasBulk, type PlanVariant, type QueueCell, type QueueFamily, type QueueWorkload, type SampleTiming } from '../families/queue.js';
 import { median, medianCI, ratioOfMedians, relativeSpread } from '../stats/summary.js';
+
+/** The seed of the conformance run that gates every benchmark (perflab check draws hidden ones). */
+const CONFORMANCE_SEED = 1;
 
 export interface QueueBenchOptions {
   family: QueueFamily;
@@ -42,6 +46,12 @@ export async function benchQueueFamily(opts: QueueBenchOptions): Promise<{ resul
     const { name, source } = resolveVariantRef(family, ref);
     try {
       const build = await buildVariant(source, { family });
+      progress.log(`perflab: ${family} ${name}: conformance`);
+      const verdict = await conformanceVerdict(family, build.path);
+      if (verdict) {
+        failures.push({ family, variant: name, workload: '*', reason: `conformance: ${verdict}` });
+        continue;
+      }
       planned.push({ name, path: build.path, hasBulk: await variantHasBulk(family, build.path) });
     } catch (err) {
       failures.push({ family, variant: name, workload: '*', reason: `build: ${(err as Error).message.slice(0, 2000)}` });
@@ -110,6 +120,24 @@ export async function benchQueueFamily(opts: QueueBenchOptions): Promise<{ resul
   }
   attachBaselineRatios(results, family);
   return { results, skipped, failures };
+}
+
+/**
+ * Runs the conformance suite once per build (the verdict is kept beside the
+ * built object, keyed by the build's hash): nothing is benchmarked before it
+ * passes. Returns undefined on pass, else the reason.
+ */
+async function conformanceVerdict(family: QueueFamily, soPath: string): Promise<string | undefined> {
+  const record = join(dirname(soPath), `conformance-seed${CONFORMANCE_SEED}.json`);
+  if (existsSync(record)) {
+    const kept = JSON.parse(readFileSync(record, 'utf8')) as { passed: boolean; reason: string };
+    if (kept.passed) return undefined;
+  }
+  const out = await runRunner(['--variant', soPath, '--family', family, '--workload', 'conformance', '--seed', String(CONFORMANCE_SEED)], { timeoutMs: 180_000 });
+  const reason = out.kind === 'failed' ? out.reason : out.result.ok ? undefined : (out.result.error?.message ?? 'failed');
+  // Only a pass is remembered: a failure (perhaps a crash on a bad day) is re-run next time.
+  if (!reason) writeFileSync(record, JSON.stringify({ passed: true, reason: '' }));
+  return reason;
 }
 
 /**

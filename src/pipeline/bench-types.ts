@@ -35,7 +35,8 @@ export interface BenchDocument {
   skipped: BenchSkip[];
   /** Cells whose samples failed validation: a correctness failure, never a number. */
   failures: BenchSkip[];
-  timing: { started: string; seconds: number; samples_per_cell: number; sample_ms: number; quick: boolean };
+  /** sample_ms: time box of a native sample; js_sample_ms: of a cross-worker sample. */
+  timing: { started: string; seconds: number; samples_per_cell: number; sample_ms: number; js_sample_ms: number; quick: boolean };
 }
 
 /** Receives progress of long work; the CLI renders it on a TTY or as plain lines. */

@@ -55,7 +55,7 @@ export function renderEnv(doc: BenchDocument): string {
     `machine  ${e.cpu_model}, ${e.cores} cores, ${e.kernel}, ${e.affinity}`,
     `software node ${e.node}, ${e.compiler}, liburing ${e.liburing}, ${io}, build ${e.build}, git ${e.git_sha}`,
     `variants ${e.cflags}`,
-    `run      ${doc.timing.started}, ${doc.timing.samples_per_cell} samples/cell (one process each), ${doc.timing.sample_ms} ms per sample${doc.timing.quick ? ' (--quick)' : ''}, load ${e.load.join(' ')}`,
+    `run      ${doc.timing.started}, ${doc.timing.samples_per_cell} samples/cell (one process each), ${doc.timing.sample_ms} ms per native sample, ${doc.timing.js_sample_ms} ms per cross-worker sample${doc.timing.quick ? ' (--quick)' : ''}, load ${e.load.join(' ')}`,
   ].join('\n');
 }
 

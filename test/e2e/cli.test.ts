@@ -35,6 +35,9 @@ describe('perflab CLI', () => {
     expect(b.stderr).toMatch(/unknown spsc variant "no-such-variant"/);
     const c = await perflab(['bench', '--family', 'spsc', '--workload', 'teleport']);
     expect(c.code).toBe(2);
+    const e = await perflab(['bench', '--samples', '2']);
+    expect(e.code).toBe(2);
+    expect(e.stderr).toMatch(/--samples must be an integer from 3/);
     const d = await perflab(['frobnicate']);
     expect(d.code).toBe(2);
   });
@@ -49,7 +52,7 @@ describe('perflab CLI', () => {
   });
 
   it('bench --json prints exactly one document of the INTERFACES.md shape', async () => {
-    const r = await perflab(['bench', '--family', 'spsc', '--workload', 'throughput', '--quick', '--samples', '2', '--json']);
+    const r = await perflab(['bench', '--family', 'spsc', '--workload', 'throughput', '--quick', '--samples', '3', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout); // stdout holds the document and nothing else
     expect(doc.schema_version).toBe(1);
@@ -64,7 +67,7 @@ describe('perflab CLI', () => {
       expect(row.metric).toBe('items_per_s');
       expect(row.unit).toBe('items/s');
       expect(row.higher_is_better).toBe(true);
-      expect(row.samples.length).toBe(2);
+      expect(row.samples.length).toBe(3);
       expect(row.median).toBeGreaterThan(0);
       expect(row.ci95[0]).toBeLessThanOrEqual(row.median);
       expect(row.ci95[1]).toBeGreaterThanOrEqual(row.median);

@@ -4,7 +4,8 @@
  * consumes for `durationMs`, checking each item is the next one expected
  * (exactly once, in order), and reports items/s. Queue scenarios consume in a
  * synchronous loop; postMessage scenarios consume in 'message' events until a
- * timer ends the box. Run one sample per process for comparisons.
+ * timer ends the box. An untimed, validated warm-up (200 ms) comes first so JIT
+ * tier-up is not timed. Run one sample per process for comparisons.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { loadBinding } from '../../native/binding.js';
@@ -48,6 +49,8 @@ export interface CrossWorkerOptions {
   durationMs: number;
   /** Pin consumer and producer to two different allowed CPUs (default true; needs 2+ CPUs). */
   pin?: boolean;
+  /** Untimed, validated warm-up before the box starts, so JIT tier-up is not timed (default 200 ms). */
+  warmupMs?: number;
 }
 
 interface Consumed {
@@ -57,6 +60,42 @@ interface Consumed {
 }
 
 const nowNs = (): bigint => process.hrtime.bigint();
+
+/**
+ * The measured window of a sample: items flow (and are validated) from GO, but
+ * the clock starts only after the warm-up, at the first check past it, and
+ * counts the items consumed from there.
+ */
+class TimeBox {
+  readonly #warmEnd: number;
+  readonly #deadline: number;
+  #t0 = 0n;
+  #base = -1;
+  constructor(warmupMs: number, durationMs: number) {
+    this.#warmEnd = performance.now() + warmupMs;
+    this.#deadline = this.#warmEnd + durationMs;
+  }
+  /** Call now and then with the items consumed so far; true when the box is over. */
+  check(items: number): boolean {
+    const now = performance.now();
+    if (this.#base < 0) {
+      if (now >= this.#warmEnd) {
+        this.#t0 = nowNs();
+        this.#base = items;
+      }
+      return false;
+    }
+    return now >= this.#deadline;
+  }
+  /** Milliseconds until the next phase boundary (for timer-driven consumers). */
+  msToNext(): number {
+    return Math.max(0, (this.#base < 0 ? this.#warmEnd : this.#deadline) - performance.now());
+  }
+  result(items: number, reason: string | undefined): Consumed {
+    if (this.#base < 0) return { items: 0, elapsedNs: 0, reason: reason ?? 'the sample ended during its warm-up' };
+    return { items: items - this.#base, elapsedNs: Number(nowNs() - this.#t0), reason };
+  }
+}
 
 function start(ctrl: Int32Array): bigint {
   const t0 = nowNs();
@@ -97,10 +136,9 @@ class ProducerWaker {
   }
 }
 
-function consumeSingle(q: { tryPop(): number | bigint | undefined }, ctrl: Int32Array, durationMs: number): Consumed {
-  const deadline = performance.now() + durationMs;
+function consumeSingle(q: { tryPop(): number | bigint | undefined }, ctrl: Int32Array, box: TimeBox): Consumed {
   const waker = new ProducerWaker(ctrl);
-  const t0 = start(ctrl);
+  start(ctrl);
   let expected = 0;
   let empty = 0;
   let reason: string | undefined;
@@ -109,7 +147,7 @@ function consumeSingle(q: { tryPop(): number | bigint | undefined }, ctrl: Int32
     if (v === undefined) {
       waker.empty();
       if ((++empty & 1023) === 0) {
-        if (performance.now() >= deadline) break;
+        if (box.check(expected)) break;
         if (producerFailed(ctrl)) break;
       }
       continue;
@@ -120,16 +158,15 @@ function consumeSingle(q: { tryPop(): number | bigint | undefined }, ctrl: Int32
     }
     expected++;
     waker.popped(1);
-    if ((expected & 4095) === 0 && performance.now() >= deadline) break;
+    if ((expected & 4095) === 0 && box.check(expected)) break;
   }
-  return { items: expected, elapsedNs: Number(nowNs() - t0), reason };
+  return box.result(expected, reason);
 }
 
-function consumeBulk(q: SpscQueue, ctrl: Int32Array, durationMs: number): Consumed {
+function consumeBulk(q: SpscQueue, ctrl: Int32Array, box: TimeBox): Consumed {
   const out = new Float64Array(BATCH);
-  const deadline = performance.now() + durationMs;
   const waker = new ProducerWaker(ctrl);
-  const t0 = start(ctrl);
+  start(ctrl);
   let expected = 0;
   let calls = 0;
   let reason: string | undefined;
@@ -145,18 +182,17 @@ function consumeBulk(q: SpscQueue, ctrl: Int32Array, durationMs: number): Consum
       expected++;
     }
     if ((++calls & 63) === 0) {
-      if (performance.now() >= deadline) break;
+      if (box.check(expected)) break;
       if (n === 0 && producerFailed(ctrl)) break;
     }
   }
-  return { items: expected, elapsedNs: Number(nowNs() - t0), reason };
+  return box.result(expected, reason);
 }
 
-function consumeMessages(port: MessagePort, ctrl: Int32Array, durationMs: number, batched: boolean): Promise<Consumed> {
+function consumeMessages(port: MessagePort, ctrl: Int32Array, box: TimeBox, batched: boolean): Promise<Consumed> {
   return new Promise((resolve) => {
     let expected = 0;
     let reason: string | undefined;
-    let t0 = 0n;
     port.on('message', (msg: unknown) => {
       if (reason !== undefined) return;
       if (batched) {
@@ -178,13 +214,18 @@ function consumeMessages(port: MessagePort, ctrl: Int32Array, durationMs: number
       Atomics.store(ctrl, CTRL.CONSUMED, expected);
       if (batched || (expected & (CREDIT_NOTIFY_EVERY - 1)) === 0) Atomics.notify(ctrl, CTRL.CONSUMED);
     });
-    t0 = start(ctrl);
-    setTimeout(() => {
-      const elapsedNs = Number(nowNs() - t0);
-      const items = expected;
+    start(ctrl);
+    // Two timers: the end of the warm-up marks the window, the deadline closes it.
+    const tick = (): void => {
+      if (!box.check(expected)) {
+        setTimeout(tick, box.msToNext());
+        return;
+      }
+      const result = box.result(expected, reason);
       port.close();
-      resolve({ items, elapsedNs, reason });
-    }, durationMs);
+      resolve(result);
+    };
+    setTimeout(tick, box.msToNext());
   });
 }
 
@@ -220,6 +261,10 @@ export async function runCrossWorkerSample(scenario: CrossWorkerScenario, option
     throw outOfRange(`scenario must be one of spsc-native, mpmc-native, js-atomics-ring, postmessage, spsc-native-bulk, postmessage-batch; got ${describe(scenario)}`);
   }
   const durationMs = options?.durationMs;
+  const warmupMs = options.warmupMs ?? 200;
+  if (typeof warmupMs !== 'number' || !Number.isFinite(warmupMs) || warmupMs < 0 || warmupMs > 60_000) {
+    throw outOfRange(`warmupMs must be a number in [0, 60000], got ${describe(warmupMs)}`);
+  }
   if (typeof durationMs !== 'number' || !Number.isFinite(durationMs) || durationMs <= 0 || durationMs > 600_000) {
     throw outOfRange(`durationMs must be a number in (0, 600000], got ${describe(durationMs)}`);
   }
@@ -258,9 +303,10 @@ export async function runCrossWorkerSample(scenario: CrossWorkerScenario, option
   try {
     await waitReady(worker, errors);
     if (pin) binding.setThreadAffinity([allowed[0]!]);
-    if (consumerPort) consumed = await consumeMessages(consumerPort, ctrl, durationMs, scenario === 'postmessage-batch');
-    else if (scenario === 'spsc-native-bulk') consumed = consumeBulk(queue as SpscQueue, ctrl, durationMs);
-    else consumed = consumeSingle(queue!, ctrl, durationMs);
+    const box = new TimeBox(warmupMs, durationMs);
+    if (consumerPort) consumed = await consumeMessages(consumerPort, ctrl, box, scenario === 'postmessage-batch');
+    else if (scenario === 'spsc-native-bulk') consumed = consumeBulk(queue as SpscQueue, ctrl, box);
+    else consumed = consumeSingle(queue!, ctrl, box);
   } finally {
     Atomics.store(ctrl, CTRL.STATE, STATE_STOP);
     Atomics.notify(ctrl, CTRL.STATE);
