@@ -55,6 +55,12 @@ void ThrowDisposed(Napi::Env env, const char *what) {
   throw error;
 }
 
+void ThrowBadBuffer(Napi::Env env, const std::string &message) {
+  Napi::TypeError error = Napi::TypeError::New(env, message);
+  error.Set("code", Napi::String::New(env, "ERR_PERFLAB_BAD_BUFFER"));
+  throw error;
+}
+
 namespace {
 
 // The bare N-API crossing: no argument unpacking, no C++ wrapper objects.

@@ -19,6 +19,8 @@ namespace perflab {
 [[noreturn]] void ThrowTypeError(Napi::Env env, const std::string &message);
 [[noreturn]] void ThrowRangeError(Napi::Env env, const std::string &message);
 [[noreturn]] void ThrowDisposed(Napi::Env env, const char *what);
+// TypeError with code ERR_PERFLAB_BAD_BUFFER: memory a queue cannot live in.
+[[noreturn]] void ThrowBadBuffer(Napi::Env env, const std::string &message);
 
 // The SharedQueue class (shared_queue_wrap.cc).
 Napi::Function DefineSharedQueue(Napi::Env env);

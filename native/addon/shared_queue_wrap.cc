@@ -12,6 +12,14 @@
 // data is a ref-counted QueueState, because napi_unwrap (~40 ns here) costs
 // more than the queue operation. Cold members (size, release, kind,
 // valueType, capacity) stay ordinary ObjectWrap members.
+// Memory safety: only a view over a SharedArrayBuffer is accepted (an
+// ArrayBuffer can be transferred away and freed under the queue; a
+// SharedArrayBuffer cannot be detached, and a growable one never shrinks).
+// The C handle (base, kind, capacity, mask, validated once) lives in the
+// QueueState, never in the shared bytes, so JS code scribbling on the buffer
+// cannot steer native reads or writes outside it. A call that runs user JS
+// before its queue operation (an array element getter in pushBulk) checks
+// again that the queue was not released meanwhile.
 // Threading: a wrap belongs to the thread that made it; the queue memory is
 // shared (see shared_queue.h for who may push and pop concurrently).
 // Bulk calls convert into a uint64_t buffer and make one C call (spsc: one
@@ -125,7 +133,8 @@ unsigned ValueTypeFromString(Napi::Env env, const Napi::Value &v) {
 // bound method holds a count, so a method pulled off the object (`const f =
 // q.tryPush`) stays safe after the wrap is collected. JS thread only.
 struct QueueState {
-  perflab_shared_queue *q = nullptr;  // nullptr after release()
+  perflab_shared_queue handle{};       // private snapshot made by init/attach
+  perflab_shared_queue *q = nullptr;  // &handle while live, nullptr after release()
   bool bigint = false;
   napi_ref view = nullptr;  // keeps the buffer's backing store alive
   int refs = 0;             // the wrap + each bound method
@@ -150,6 +159,12 @@ napi_value Guard(Fn &&fn) {
   }
 }
 
+// The live queue; throws ERR_PERFLAB_DISPOSED after release().
+const perflab_shared_queue *Live(napi_env env, const QueueState *s) {
+  if (s->q == nullptr) ThrowDisposed(env, "SharedQueue");
+  return s->q;
+}
+
 // Unpacks up to N arguments and the state; throws when released.
 template <size_t N>
 QueueState *Args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
@@ -157,7 +172,7 @@ QueueState *Args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
   void *data = nullptr;
   napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
   QueueState *s = static_cast<QueueState *>(data);
-  if (s->q == nullptr) ThrowDisposed(env, "SharedQueue");
+  Live(env, s);
   return s;
 }
 
@@ -198,7 +213,9 @@ napi_value Moved(napi_env env, size_t n) {
 
 // pushBulk(values: Float64Array | BigUint64Array | Array, offset, count) -> moved
 // Every value in [offset, offset + min(count, capacity)) is checked before
-// any moves, so a bad value throws with the queue unchanged.
+// any moves, so a bad value throws with the queue unchanged. An array's
+// elements are read (getters may run user JS, which may release the queue)
+// into a native buffer first; the queue is checked again after that.
 napi_value PushBulk(napi_env env, napi_callback_info info) {
   return Guard([&] {
     napi_value argv[3];
@@ -254,7 +271,9 @@ napi_value PushBulk(napi_env env, napi_callback_info info) {
         items[i] = ToItem(env, v, s->bigint, static_cast<long>(offset + i));
       }
     }
-    return Moved(env, perflab_shared_queue_try_push_bulk(s->q, items, n));
+    // napi_get_element may have run a getter that released the queue (its
+    // buffer may then be gone): check again with no JS left to run.
+    return Moved(env, perflab_shared_queue_try_push_bulk(Live(env, s), items, n));
   });
 }
 
@@ -270,6 +289,8 @@ napi_value PopBulk(napi_env env, napi_callback_info info) {
     Napi::Env e(env);
     size_t offset = ToIndex(e, Napi::Value(env, argv[1]), "offset", out.length);
     size_t count = ToIndex(e, Napi::Value(env, argv[2]), "count", out.length - offset);
+    size_t cap = static_cast<size_t>(perflab_shared_queue_capacity(s->q));
+    if (count > cap) count = cap;
     // Pop straight into the array's 8-byte elements; for a Float64Array
     // convert each in place afterwards (memcpy: no aliasing of the types).
     uint8_t *dst = static_cast<uint8_t *>(out.data) + offset * 8;
@@ -297,7 +318,8 @@ class SharedQueueWrap : public Napi::ObjectWrap<SharedQueueWrap> {
         info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
       ThrowTypeError(env, "SharedQueue: view must be a Uint8Array over a SharedArrayBuffer");
     Napi::Uint8Array view = info[0].As<Napi::Uint8Array>();
-    perflab_shared_queue *q = nullptr;
+    CheckShared(env, view);
+    perflab_shared_queue q{};
     if (info[1].IsObject()) {
       Napi::Object init = info[1].As<Napi::Object>();
       unsigned kind = KindFromString(env, init.Get("kind"));
@@ -311,8 +333,9 @@ class SharedQueueWrap : public Napi::ObjectWrap<SharedQueueWrap> {
     }
     state_ = new QueueState();
     state_->refs = 1;
-    state_->q = q;
-    state_->bigint = perflab_shared_queue_value_type(q) == PERFLAB_SHARED_QUEUE_VALUE_BIGINT;
+    state_->handle = q;
+    state_->q = &state_->handle;
+    state_->bigint = perflab_shared_queue_value_type(&q) == PERFLAB_SHARED_QUEUE_VALUE_BIGINT;
     if (napi_create_reference(env, view, 1, &state_->view) != napi_ok) throw Napi::Error::New(env);
     // The hot methods are own properties bound to the state (N-API callback
     // data): a call then needs no napi_unwrap, which costs more than the
@@ -340,6 +363,24 @@ class SharedQueueWrap : public Napi::ObjectWrap<SharedQueueWrap> {
   }
 
  private:
+  // Throws ERR_PERFLAB_BAD_BUFFER unless the view's buffer is a
+  // SharedArrayBuffer. A typed array's buffer is an ArrayBuffer or a
+  // SharedArrayBuffer, and napi_is_arraybuffer is a brand check (V8's
+  // IsArrayBuffer: false for a SharedArrayBuffer, true for an ArrayBuffer
+  // whatever its prototype), so "not an ArrayBuffer" is "shared" without
+  // trusting globalThis.SharedArrayBuffer or running user JS (instanceof
+  // would do both). Should N-API ever answer true for shared buffers too,
+  // every queue is refused: loud, never unsafe.
+  static void CheckShared(Napi::Env env, const Napi::Uint8Array &view) {
+    napi_value buffer = nullptr;
+    bool is_arraybuffer = true;
+    if (napi_get_typedarray_info(env, view, nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok ||
+        napi_is_arraybuffer(env, buffer, &is_arraybuffer) != napi_ok || is_arraybuffer)
+      ThrowBadBuffer(env,
+                     "SharedQueue: view must be a Uint8Array over a SharedArrayBuffer, not an "
+                     "ArrayBuffer (an ArrayBuffer can be transferred and freed under the queue)");
+  }
+
   void Bind(Napi::Env env, Napi::Object self, const char *name, napi_callback cb) {
     napi_value fn = nullptr;
     if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, state_, &fn) != napi_ok)

@@ -36,7 +36,9 @@ struct shq_header {
   uint64_t total_bytes; /* from base to the end of the slots */
 };
 
-struct perflab_shared_queue {
+/* The shared bytes. Only attach reads the header (once, into the handle);
+ * operations trust nothing here for bounds: see the header's "Handles". */
+struct shq_layout {
   struct shq_header hdr;
   unsigned char pad_hdr[SHQ_BLOCK - sizeof(struct shq_header)];
   /* consumer-written (spsc head, mpmc dequeue position) */
@@ -62,13 +64,13 @@ struct shq_cell {
 };
 
 static_assert(sizeof(struct shq_header) <= SHQ_BLOCK, "the header must fit its block");
-static_assert(offsetof(struct perflab_shared_queue, head) == 1 * SHQ_BLOCK, "head at block 1");
-static_assert(offsetof(struct perflab_shared_queue, tail) == 2 * SHQ_BLOCK, "tail at block 2");
-static_assert(offsetof(struct perflab_shared_queue, prod_cached_head) == 3 * SHQ_BLOCK,
+static_assert(offsetof(struct shq_layout, head) == 1 * SHQ_BLOCK, "head at block 1");
+static_assert(offsetof(struct shq_layout, tail) == 2 * SHQ_BLOCK, "tail at block 2");
+static_assert(offsetof(struct shq_layout, prod_cached_head) == 3 * SHQ_BLOCK,
               "producer cache at block 3");
-static_assert(offsetof(struct perflab_shared_queue, cons_cached_tail) == 4 * SHQ_BLOCK,
+static_assert(offsetof(struct shq_layout, cons_cached_tail) == 4 * SHQ_BLOCK,
               "consumer cache at block 4");
-static_assert(sizeof(struct perflab_shared_queue) == 5 * SHQ_BLOCK,
+static_assert(sizeof(struct shq_layout) == 5 * SHQ_BLOCK,
               "slots start at block 5 (the layout drawn in shared_queue.h)");
 static_assert(sizeof(struct shq_cell) == 16, "an mpmc cell is {seq, value}, 16 bytes");
 
@@ -93,7 +95,7 @@ static bool value_type_ok(unsigned t) {
 
 /* Bytes from base to the end of the slots. */
 static uint64_t layout_bytes(unsigned kind, uint64_t rounded_capacity) {
-  return sizeof(struct perflab_shared_queue) + rounded_capacity * slot_bytes_of(kind);
+  return sizeof(struct shq_layout) + rounded_capacity * slot_bytes_of(kind);
 }
 
 /* The aligned base inside [mem, mem + len), or NULL when mem is misaligned or
@@ -107,12 +109,25 @@ static unsigned char *aligned_base(void *mem, size_t len, size_t need) {
   return (unsigned char *)base;
 }
 
-static uint64_t *spsc_slots(perflab_shared_queue *q) {
-  return (uint64_t *)(void *)((unsigned char *)q + sizeof(*q));
+static struct shq_layout *layout_of(const perflab_shared_queue *h) {
+  return (struct shq_layout *)(void *)h->base;
 }
 
-static struct shq_cell *mpmc_cells(perflab_shared_queue *q) {
-  return (struct shq_cell *)(void *)((unsigned char *)q + sizeof(*q));
+static uint64_t *spsc_slots(const perflab_shared_queue *h) {
+  return (uint64_t *)(void *)(h->base + sizeof(struct shq_layout));
+}
+
+static struct shq_cell *mpmc_cells(const perflab_shared_queue *h) {
+  return (struct shq_cell *)(void *)(h->base + sizeof(struct shq_layout));
+}
+
+static void fill_handle(perflab_shared_queue *out, unsigned char *base, unsigned kind, uint64_t cap,
+                        unsigned value_type) {
+  out->base = base;
+  out->capacity = cap;
+  out->mask = cap - 1;
+  out->kind = kind;
+  out->value_type = value_type;
 }
 
 int64_t perflab_shared_queue_bytes(unsigned kind, uint64_t capacity) {
@@ -123,7 +138,7 @@ int64_t perflab_shared_queue_bytes(unsigned kind, uint64_t capacity) {
 }
 
 int perflab_shared_queue_init(void *mem, size_t len, unsigned kind, uint64_t capacity,
-                              unsigned value_type, perflab_shared_queue **out) {
+                              unsigned value_type, perflab_shared_queue *out) {
   if (out == NULL || !kind_ok(kind) || !value_type_ok(value_type) || capacity == 0 ||
       capacity > PERFLAB_SHARED_QUEUE_MAX_CAPACITY)
     return -EINVAL;
@@ -131,7 +146,7 @@ int perflab_shared_queue_init(void *mem, size_t len, unsigned kind, uint64_t cap
   uint64_t total = layout_bytes(kind, cap);
   unsigned char *base = aligned_base(mem, len, (size_t)total);
   if (base == NULL) return -EINVAL;
-  perflab_shared_queue *q = (perflab_shared_queue *)(void *)base;
+  struct shq_layout *q = (struct shq_layout *)(void *)base;
   memset(base, 0, sizeof(*q));
   q->hdr.version = PERFLAB_SHARED_QUEUE_VERSION;
   q->hdr.kind = kind;
@@ -142,14 +157,16 @@ int perflab_shared_queue_init(void *mem, size_t len, unsigned kind, uint64_t cap
   q->hdr.total_bytes = total;
   atomic_init(&q->head, 0);
   atomic_init(&q->tail, 0);
+  perflab_shared_queue h;
+  fill_handle(&h, base, kind, cap, value_type);
   if (kind == PERFLAB_SHARED_QUEUE_MPMC) {
-    struct shq_cell *cells = mpmc_cells(q);
+    struct shq_cell *cells = mpmc_cells(&h);
     for (uint64_t i = 0; i < cap; i++) {
       atomic_init(&cells[i].seq, i);
       cells[i].value = 0;
     }
   } else {
-    memset(spsc_slots(q), 0, (size_t)(cap * sizeof(uint64_t)));
+    memset(spsc_slots(&h), 0, (size_t)(cap * sizeof(uint64_t)));
   }
   /* Pairs with: the acquire load of magic in perflab_shared_queue_attach.
    * Guarantees: a thread that sees the magic sees the whole header and the
@@ -158,77 +175,94 @@ int perflab_shared_queue_init(void *mem, size_t len, unsigned kind, uint64_t cap
    * capacity or cell sequence. Stronger (seq_cst) is unneeded: only this one
    * store publishes, there is no second variable to order against. */
   atomic_store_explicit(&q->hdr.magic, PERFLAB_SHARED_QUEUE_MAGIC, memory_order_release);
-  *out = q;
+  *out = h;
   return 0;
 }
 
-int perflab_shared_queue_attach(void *mem, size_t len, perflab_shared_queue **out) {
+int perflab_shared_queue_attach(void *mem, size_t len, perflab_shared_queue *out) {
   if (out == NULL) return -EINVAL;
-  unsigned char *base = aligned_base(mem, len, sizeof(struct perflab_shared_queue));
+  unsigned char *base = aligned_base(mem, len, sizeof(struct shq_layout));
   if (base == NULL) return -EINVAL;
-  perflab_shared_queue *q = (perflab_shared_queue *)(void *)base;
+  struct shq_layout *q = (struct shq_layout *)(void *)base;
   /* Pairs with: the release store of magic at the end of init.
    * Guarantees: the header fields read below are the ones init wrote.
    * Weaker (relaxed) breaks: the checks could read fields from before init.
    * Stronger (seq_cst) is unneeded: one publisher, one variable. */
   uint32_t magic = atomic_load_explicit(&q->hdr.magic, memory_order_acquire);
   if (magic != PERFLAB_SHARED_QUEUE_MAGIC) return -EBADMSG;
-  if (q->hdr.version != PERFLAB_SHARED_QUEUE_VERSION) return -EPROTONOSUPPORT;
-  unsigned kind = q->hdr.kind;
-  uint64_t cap = q->hdr.capacity;
-  if (!kind_ok(kind) || !value_type_ok(q->hdr.value_type) || cap == 0 ||
+  /* Each field is read exactly once (volatile: the compiler may not re-load
+   * it after the check), so what is checked is what the handle keeps, even if
+   * another thread scribbles on the header meanwhile. */
+  const volatile struct shq_header *vh = &q->hdr;
+  uint32_t version = vh->version;
+  unsigned kind = vh->kind;
+  unsigned value_type = vh->value_type;
+  uint64_t cap = vh->capacity;
+  uint64_t mask = vh->mask;
+  uint64_t slot_bytes = vh->slot_bytes;
+  uint64_t total = vh->total_bytes;
+  if (version != PERFLAB_SHARED_QUEUE_VERSION) return -EPROTONOSUPPORT;
+  if (!kind_ok(kind) || !value_type_ok(value_type) || cap == 0 ||
       cap > round_capacity(kind, PERFLAB_SHARED_QUEUE_MAX_CAPACITY) || (cap & (cap - 1)) != 0 ||
-      q->hdr.mask != cap - 1 || q->hdr.slot_bytes != slot_bytes_of(kind) ||
-      q->hdr.total_bytes != layout_bytes(kind, cap))
+      mask != cap - 1 || slot_bytes != slot_bytes_of(kind) || total != layout_bytes(kind, cap))
     return -EBADMSG;
-  if ((size_t)(base - (unsigned char *)mem) + q->hdr.total_bytes > len) return -EMSGSIZE;
-  *out = q;
+  if ((uint64_t)(base - (unsigned char *)mem) + total > len) return -EMSGSIZE;
+  fill_handle(out, base, kind, cap, value_type);
   return 0;
 }
 
-unsigned perflab_shared_queue_kind(const perflab_shared_queue *q) { return q->hdr.kind; }
+unsigned perflab_shared_queue_kind(const perflab_shared_queue *q) { return q->kind; }
 
-unsigned perflab_shared_queue_value_type(const perflab_shared_queue *q) {
-  return q->hdr.value_type;
-}
+unsigned perflab_shared_queue_value_type(const perflab_shared_queue *q) { return q->value_type; }
 
-uint64_t perflab_shared_queue_capacity(const perflab_shared_queue *q) { return q->hdr.capacity; }
+uint64_t perflab_shared_queue_capacity(const perflab_shared_queue *q) { return q->capacity; }
 
-uint64_t perflab_shared_queue_size(const perflab_shared_queue *q) {
-  perflab_shared_queue *m = (perflab_shared_queue *)q;
+uint64_t perflab_shared_queue_size(const perflab_shared_queue *h) {
+  struct shq_layout *q = layout_of(h);
   /* Both loads: pair with nothing (a snapshot, no data is read through them).
    * Guarantees: each value is one the index really had. Weaker is not
    * possible; stronger (acquire/seq_cst) would not make two separate loads one
    * consistent snapshot either, hence the clamping below. */
-  uint64_t head = atomic_load_explicit(&m->head, memory_order_relaxed);
-  uint64_t tail = atomic_load_explicit(&m->tail, memory_order_relaxed);
+  uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+  uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
   if (tail <= head) return 0;
-  return tail - head > q->hdr.capacity ? q->hdr.capacity : tail - head;
+  return tail - head > h->capacity ? h->capacity : tail - head;
 }
 
 /* ---- spsc: cached-index ring ------------------------------------------- */
 
-static size_t spsc_push_bulk(perflab_shared_queue *q, const uint64_t *values, size_t n) {
-  const uint64_t cap = q->hdr.capacity;
+/* Bounds: a slot index is always (index & mask) with the handle's mask, and a
+ * batch is at most the handle's capacity, so the two memcpy calls stay inside
+ * the slots whatever the shared indices hold. Indices that say more than
+ * capacity items are queued (tail - head > capacity) are impossible in a sound
+ * queue: they mean the buffer was overwritten or two threads shared a role,
+ * and the call moves nothing. */
+
+static size_t spsc_push_bulk(const perflab_shared_queue *h, const uint64_t *values, size_t n) {
+  struct shq_layout *q = layout_of(h);
+  const uint64_t cap = h->capacity;
+  if (n > cap) n = (size_t)cap;
   /* Own index: pairs with nothing (only this producer stores tail).
    * Guarantees: the producer reads its own last store. Weaker is not possible;
    * acquire would order nothing we need. */
   uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-  uint64_t free_slots = cap - (tail - q->prod_cached_head);
-  if (free_slots < n) {
+  uint64_t used = tail - q->prod_cached_head;
+  if (used > cap || cap - used < n) {
     /* Pairs with: the consumer's release store of head in spsc_pop_bulk.
      * Guarantees: the consumer finished reading the slots it released, so
      * overwriting them below cannot race with its reads.
      * Weaker (relaxed) breaks: our slot writes could overtake the consumer's
      * reads of the same slots (a torn or wrong value popped). Stronger
      * (seq_cst) is unneeded: only this pair of threads and this index. */
-    q->prod_cached_head = atomic_load_explicit(&q->head, memory_order_acquire);
-    free_slots = cap - (tail - q->prod_cached_head);
-    if (free_slots == 0) return 0;
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+    q->prod_cached_head = head;
+    used = tail - head;
+    if (used > cap) return 0; /* inconsistent indices: see "Bounds" */
   }
-  size_t k = n < free_slots ? n : (size_t)free_slots;
-  uint64_t *slots = spsc_slots(q);
-  size_t idx = (size_t)(tail & q->hdr.mask);
+  size_t k = cap - used < n ? (size_t)(cap - used) : n;
+  if (k == 0) return 0;
+  uint64_t *slots = spsc_slots(h);
+  size_t idx = (size_t)(tail & h->mask);
   size_t first = k < cap - idx ? k : (size_t)(cap - idx);
   memcpy(slots + idx, values, first * sizeof(uint64_t));
   memcpy(slots, values + first, (k - first) * sizeof(uint64_t));
@@ -242,25 +276,29 @@ static size_t spsc_push_bulk(perflab_shared_queue *q, const uint64_t *values, si
   return k;
 }
 
-static size_t spsc_pop_bulk(perflab_shared_queue *q, uint64_t *out, size_t n) {
-  const uint64_t cap = q->hdr.capacity;
+static size_t spsc_pop_bulk(const perflab_shared_queue *h, uint64_t *out, size_t n) {
+  struct shq_layout *q = layout_of(h);
+  const uint64_t cap = h->capacity;
+  if (n > cap) n = (size_t)cap;
   /* Own index: pairs with nothing (only this consumer stores head).
    * Guarantees: the consumer reads its own last store. Weaker is not
    * possible; acquire would order nothing we need. */
   uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
   uint64_t avail = q->cons_cached_tail - head;
-  if (avail < n) {
+  if (avail > cap || avail < n) {
     /* Pairs with: the producer's release store of tail in spsc_push_bulk.
      * Guarantees: the slots up to the loaded tail hold the producer's values.
      * Weaker (relaxed) breaks: we could read slots before they are written.
      * Stronger (seq_cst) is unneeded: one writer, one index. */
-    q->cons_cached_tail = atomic_load_explicit(&q->tail, memory_order_acquire);
-    avail = q->cons_cached_tail - head;
-    if (avail == 0) return 0;
+    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+    q->cons_cached_tail = tail;
+    avail = tail - head;
+    if (avail > cap) return 0; /* inconsistent indices: see "Bounds" */
   }
-  size_t k = n < avail ? n : (size_t)avail;
-  const uint64_t *slots = spsc_slots(q);
-  size_t idx = (size_t)(head & q->hdr.mask);
+  size_t k = avail < n ? (size_t)avail : n;
+  if (k == 0) return 0;
+  const uint64_t *slots = spsc_slots(h);
+  size_t idx = (size_t)(head & h->mask);
   size_t first = k < cap - idx ? k : (size_t)(cap - idx);
   memcpy(out, slots + idx, first * sizeof(uint64_t));
   memcpy(out + first, slots, (k - first) * sizeof(uint64_t));
@@ -272,17 +310,21 @@ static size_t spsc_pop_bulk(perflab_shared_queue *q, uint64_t *out, size_t n) {
   return k;
 }
 
-static bool spsc_push(perflab_shared_queue *q, uint64_t value) {
+static bool spsc_push(const perflab_shared_queue *h, uint64_t value) {
+  struct shq_layout *q = layout_of(h);
+  const uint64_t cap = h->capacity;
   /* Own index, relaxed: pairs with nothing, only this producer stores tail. */
   uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-  if (tail - q->prod_cached_head >= q->hdr.capacity) {
+  /* used >= cap: full by the cache, or inconsistent (used > cap): refresh. */
+  if (tail - q->prod_cached_head >= cap) {
     /* Pairs with: the consumer's release store of head. Guarantees: the slot
      * we are about to reuse has been read. Relaxed would let our write race
      * that read; seq_cst orders nothing more here. */
-    q->prod_cached_head = atomic_load_explicit(&q->head, memory_order_acquire);
-    if (tail - q->prod_cached_head >= q->hdr.capacity) return false;
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+    q->prod_cached_head = head;
+    if (tail - head >= cap) return false;
   }
-  spsc_slots(q)[tail & q->hdr.mask] = value;
+  spsc_slots(h)[tail & h->mask] = value;
   /* Pairs with: the consumer's acquire load of tail. Guarantees: the slot
    * write is visible before the new tail. Relaxed would let the consumer read
    * the slot early; seq_cst would add a full barrier for nothing. */
@@ -290,17 +332,22 @@ static bool spsc_push(perflab_shared_queue *q, uint64_t value) {
   return true;
 }
 
-static bool spsc_pop(perflab_shared_queue *q, uint64_t *out) {
+static bool spsc_pop(const perflab_shared_queue *h, uint64_t *out) {
+  struct shq_layout *q = layout_of(h);
+  const uint64_t cap = h->capacity;
   /* Own index, relaxed: pairs with nothing, only this consumer stores head. */
   uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
-  if (head == q->cons_cached_tail) {
+  /* avail - 1 >= cap: empty by the cache (avail == 0 wraps), or inconsistent
+   * (avail > cap): refresh. One compare, as the plain emptiness test was. */
+  if (q->cons_cached_tail - head - 1 >= cap) {
     /* Pairs with: the producer's release store of tail. Guarantees: slots
      * below the loaded tail hold their values. Relaxed could read a slot
      * before its write; seq_cst orders nothing more here. */
-    q->cons_cached_tail = atomic_load_explicit(&q->tail, memory_order_acquire);
-    if (head == q->cons_cached_tail) return false;
+    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+    q->cons_cached_tail = tail;
+    if (tail - head - 1 >= cap) return false;
   }
-  *out = spsc_slots(q)[head & q->hdr.mask];
+  *out = spsc_slots(h)[head & h->mask];
   /* Pairs with: the producer's acquire load of head. Guarantees: our slot
    * read completes before the producer reuses the slot. Relaxed would let the
    * overwrite race the read; seq_cst would add a full barrier for nothing. */
@@ -310,10 +357,19 @@ static bool spsc_pop(perflab_shared_queue *q, uint64_t *out) {
 
 /* ---- mpmc: Vyukov bounded queue ---------------------------------------- */
 
-static size_t mpmc_push_bulk(perflab_shared_queue *q, const uint64_t *values, size_t n) {
-  struct shq_cell *cells = mpmc_cells(q);
-  const uint64_t mask = q->hdr.mask;
-  if (n > q->hdr.capacity) n = (size_t)q->hdr.capacity;
+/* Bounds: cells are indexed (pos & mask) with the handle's mask and a batch is
+ * at most the handle's capacity, whatever the shared positions and sequence
+ * numbers hold. Progress: when a cell's seq says its position was already
+ * taken (dif > 0), a sound queue guarantees the shared position has moved on
+ * (whoever stored that seq moved it first, and our acquire load of seq makes
+ * that visible), so a reload that returns the same position means the buffer
+ * was overwritten; the call then reports full/empty instead of spinning. */
+
+static size_t mpmc_push_bulk(const perflab_shared_queue *h, const uint64_t *values, size_t n) {
+  struct shq_layout *q = layout_of(h);
+  struct shq_cell *cells = mpmc_cells(h);
+  const uint64_t mask = h->mask;
+  if (n > h->capacity) n = (size_t)h->capacity;
   if (n == 0) return 0;
   /* Enqueue position, relaxed here and in the CAS: pairs with nothing; it only
    * arbitrates which producer owns which positions. Data ordering is carried
@@ -337,7 +393,9 @@ static size_t mpmc_push_bulk(perflab_shared_queue *q, const uint64_t *values, si
     if (k == 0) {
       if (dif < 0) return 0; /* the cell still holds last lap's item: full */
       /* Another producer claimed pos already; catch up (relaxed, see above). */
-      pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+      uint64_t now = atomic_load_explicit(&q->tail, memory_order_relaxed);
+      if (now == pos) return 0; /* no progress: corrupted, see "Progress" */
+      pos = now;
       continue;
     }
     /* The k cells stay free until someone owns their positions, and nobody can
@@ -358,10 +416,11 @@ static size_t mpmc_push_bulk(perflab_shared_queue *q, const uint64_t *values, si
   }
 }
 
-static size_t mpmc_pop_bulk(perflab_shared_queue *q, uint64_t *out, size_t n) {
-  struct shq_cell *cells = mpmc_cells(q);
-  const uint64_t mask = q->hdr.mask;
-  const uint64_t cap = q->hdr.capacity;
+static size_t mpmc_pop_bulk(const perflab_shared_queue *h, uint64_t *out, size_t n) {
+  struct shq_layout *q = layout_of(h);
+  struct shq_cell *cells = mpmc_cells(h);
+  const uint64_t mask = h->mask;
+  const uint64_t cap = h->capacity;
   if (n > cap) n = (size_t)cap;
   if (n == 0) return 0;
   /* Dequeue position, relaxed here and in the CAS: ownership arbitration
@@ -382,7 +441,9 @@ static size_t mpmc_pop_bulk(perflab_shared_queue *q, uint64_t *out, size_t n) {
     }
     if (k == 0) {
       if (dif < 0) return 0; /* not yet written: empty (or a producer mid-push) */
-      pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+      uint64_t now = atomic_load_explicit(&q->head, memory_order_relaxed);
+      if (now == pos) return 0; /* no progress: corrupted, see "Progress" */
+      pos = now;
       continue;
     }
     if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + k, memory_order_relaxed,
@@ -401,9 +462,10 @@ static size_t mpmc_pop_bulk(perflab_shared_queue *q, uint64_t *out, size_t n) {
   }
 }
 
-static bool mpmc_push(perflab_shared_queue *q, uint64_t value) {
-  struct shq_cell *cells = mpmc_cells(q);
-  const uint64_t mask = q->hdr.mask;
+static bool mpmc_push(const perflab_shared_queue *h, uint64_t value) {
+  struct shq_layout *q = layout_of(h);
+  struct shq_cell *cells = mpmc_cells(h);
+  const uint64_t mask = h->mask;
   /* Enqueue position, relaxed (here, in the CAS and on catch-up): pairs with
    * nothing, it only arbitrates ownership; the cell's seq carries the data.
    * Weaker is impossible, stronger orders nothing the cells need. */
@@ -428,14 +490,17 @@ static bool mpmc_push(perflab_shared_queue *q, uint64_t value) {
     } else if (dif < 0) {
       return false;
     } else {
-      pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+      uint64_t now = atomic_load_explicit(&q->tail, memory_order_relaxed);
+      if (now == pos) return false; /* no progress: corrupted, see "Progress" */
+      pos = now;
     }
   }
 }
 
-static bool mpmc_pop(perflab_shared_queue *q, uint64_t *out) {
-  struct shq_cell *cells = mpmc_cells(q);
-  const uint64_t mask = q->hdr.mask;
+static bool mpmc_pop(const perflab_shared_queue *h, uint64_t *out) {
+  struct shq_layout *q = layout_of(h);
+  struct shq_cell *cells = mpmc_cells(h);
+  const uint64_t mask = h->mask;
   /* Dequeue position, relaxed (here, in the CAS and on catch-up): ownership
    * only, as for the enqueue position. */
   uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
@@ -459,30 +524,32 @@ static bool mpmc_pop(perflab_shared_queue *q, uint64_t *out) {
     } else if (dif < 0) {
       return false;
     } else {
-      pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+      uint64_t now = atomic_load_explicit(&q->head, memory_order_relaxed);
+      if (now == pos) return false; /* no progress: corrupted, see "Progress" */
+      pos = now;
     }
   }
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-bool perflab_shared_queue_try_push(perflab_shared_queue *q, uint64_t value) {
-  return q->hdr.kind == PERFLAB_SHARED_QUEUE_SPSC ? spsc_push(q, value) : mpmc_push(q, value);
+bool perflab_shared_queue_try_push(const perflab_shared_queue *q, uint64_t value) {
+  return q->kind == PERFLAB_SHARED_QUEUE_SPSC ? spsc_push(q, value) : mpmc_push(q, value);
 }
 
-bool perflab_shared_queue_try_pop(perflab_shared_queue *q, uint64_t *out) {
-  return q->hdr.kind == PERFLAB_SHARED_QUEUE_SPSC ? spsc_pop(q, out) : mpmc_pop(q, out);
+bool perflab_shared_queue_try_pop(const perflab_shared_queue *q, uint64_t *out) {
+  return q->kind == PERFLAB_SHARED_QUEUE_SPSC ? spsc_pop(q, out) : mpmc_pop(q, out);
 }
 
-size_t perflab_shared_queue_try_push_bulk(perflab_shared_queue *q, const uint64_t *values,
+size_t perflab_shared_queue_try_push_bulk(const perflab_shared_queue *q, const uint64_t *values,
                                           size_t n) {
   if (n == 0) return 0;
-  return q->hdr.kind == PERFLAB_SHARED_QUEUE_SPSC ? spsc_push_bulk(q, values, n)
-                                                  : mpmc_push_bulk(q, values, n);
+  return q->kind == PERFLAB_SHARED_QUEUE_SPSC ? spsc_push_bulk(q, values, n)
+                                              : mpmc_push_bulk(q, values, n);
 }
 
-size_t perflab_shared_queue_try_pop_bulk(perflab_shared_queue *q, uint64_t *out, size_t n) {
+size_t perflab_shared_queue_try_pop_bulk(const perflab_shared_queue *q, uint64_t *out, size_t n) {
   if (n == 0) return 0;
-  return q->hdr.kind == PERFLAB_SHARED_QUEUE_SPSC ? spsc_pop_bulk(q, out, n)
-                                                  : mpmc_pop_bulk(q, out, n);
+  return q->kind == PERFLAB_SHARED_QUEUE_SPSC ? spsc_pop_bulk(q, out, n)
+                                              : mpmc_pop_bulk(q, out, n);
 }

@@ -29,10 +29,20 @@
  * lines in 128-byte pairs, so 64-byte padding still lets the two sides'
  * indices interfere.
  *
+ * Handles: init and attach validate the header once and fill a caller-owned
+ * perflab_shared_queue with a private snapshot (base pointer, kind, capacity,
+ * mask). Operations index only with that snapshot: every slot index is a
+ * shared position masked with the private mask, every count is bounded by the
+ * private capacity. The shared bytes are writable by anything that holds the
+ * buffer (a stray JS write, two consumers on one spsc queue), so a corrupted
+ * buffer may yield wrong answers or garbage items, but never makes an
+ * operation read or write outside [mem, mem + len), and never spins forever.
+ *
  * Threading: try_* calls never block and never allocate. The memory must stay
  * mapped while any thread uses the queue (the addon holds a reference to the
  * SharedArrayBuffer). Needs lock-free 64-bit atomics (static_assert'ed).
- * Errors: negative errno, never a crash on a foreign or truncated buffer.
+ * Errors: negative errno, never a crash on a foreign, truncated or corrupted
+ * buffer.
  */
 #ifndef PERFLAB_SHARED_QUEUE_H
 #define PERFLAB_SHARED_QUEUE_H
@@ -60,7 +70,16 @@ extern "C" {
 #define PERFLAB_SHARED_QUEUE_VALUE_NUMBER 1u /* non-negative safe integers */
 #define PERFLAB_SHARED_QUEUE_VALUE_BIGINT 2u /* any uint64_t */
 
-typedef struct perflab_shared_queue perflab_shared_queue;
+/* A handle on a queue: filled by init or attach, owned by the caller (one per
+ * user, e.g. per JS wrap; copy it freely), never stored in the shared memory.
+ * The fields are private: read them through the accessors below. */
+typedef struct perflab_shared_queue {
+  unsigned char *base; /* the layout's first byte (128-aligned, inside the caller's memory) */
+  uint64_t capacity;   /* power of two, validated against the memory's length */
+  uint64_t mask;       /* capacity - 1 */
+  unsigned kind;
+  unsigned value_type;
+} perflab_shared_queue;
 
 /* Bytes of caller memory a queue of `kind` holding at least `capacity` items
  * needs (alignment slack included), or -EINVAL for an unknown kind or a
@@ -68,18 +87,20 @@ typedef struct perflab_shared_queue perflab_shared_queue;
  * at least 2, Vyukov's scheme cannot tell full from empty with one cell). */
 int64_t perflab_shared_queue_bytes(unsigned kind, uint64_t capacity);
 
-/* Lays out a new, empty queue in [mem, mem + len). Returns 0 and the queue in
- * *out, or -EINVAL (mem not 8-aligned, len too small, bad kind, capacity or
- * value type). Must finish before the memory is shared with other threads. */
+/* Lays out a new, empty queue in [mem, mem + len). Returns 0 and fills *out
+ * with a handle, or -EINVAL (mem not 8-aligned, len too small, bad kind,
+ * capacity or value type; *out untouched). Must finish before the memory is
+ * shared with other threads. */
 int perflab_shared_queue_init(void *mem, size_t len, unsigned kind, uint64_t capacity,
-                              unsigned value_type, perflab_shared_queue **out);
+                              unsigned value_type, perflab_shared_queue *out);
 
 /* Checks that [mem, mem + len) holds a queue made by init (any thread, any
- * time after init). Returns 0 and the queue in *out, or: -EINVAL (mem not
- * 8-aligned or too small for a header), -EBADMSG (no queue magic, or header
- * fields inconsistent), -EPROTONOSUPPORT (other layout version), -EMSGSIZE
- * (len shorter than the header says the queue is). */
-int perflab_shared_queue_attach(void *mem, size_t len, perflab_shared_queue **out);
+ * time after init). Returns 0 and fills *out with a handle, or (*out
+ * untouched): -EINVAL (mem not 8-aligned or too small for a header), -EBADMSG
+ * (no queue magic, or header fields inconsistent), -EPROTONOSUPPORT (other
+ * layout version), -EMSGSIZE (len shorter than the header says the queue is).
+ * Each header field is read once; later changes to the header are ignored. */
+int perflab_shared_queue_attach(void *mem, size_t len, perflab_shared_queue *out);
 
 unsigned perflab_shared_queue_kind(const perflab_shared_queue *q);
 unsigned perflab_shared_queue_value_type(const perflab_shared_queue *q);
@@ -88,14 +109,18 @@ uint64_t perflab_shared_queue_capacity(const perflab_shared_queue *q);
 /* Items in the queue; exact when quiescent, a snapshot otherwise. */
 uint64_t perflab_shared_queue_size(const perflab_shared_queue *q);
 
+/* The operations take the handle const: it is a snapshot, only the shared
+ * memory changes. */
 /* false when full (mpmc: also, rarely, while another producer is mid-push). */
-bool perflab_shared_queue_try_push(perflab_shared_queue *q, uint64_t value);
+bool perflab_shared_queue_try_push(const perflab_shared_queue *q, uint64_t value);
 /* false when empty (mpmc: also while the next item's producer is mid-push). */
-bool perflab_shared_queue_try_pop(perflab_shared_queue *q, uint64_t *out);
-/* Move up to n items, in order; return how many moved (0 when full/empty). */
-size_t perflab_shared_queue_try_push_bulk(perflab_shared_queue *q, const uint64_t *values,
+bool perflab_shared_queue_try_pop(const perflab_shared_queue *q, uint64_t *out);
+/* Move up to min(n, capacity) items, in order; return how many moved (0 when
+ * full/empty, or when the shared indices are inconsistent). Never touches more
+ * than that many elements of values/out. */
+size_t perflab_shared_queue_try_push_bulk(const perflab_shared_queue *q, const uint64_t *values,
                                           size_t n);
-size_t perflab_shared_queue_try_pop_bulk(perflab_shared_queue *q, uint64_t *out, size_t n);
+size_t perflab_shared_queue_try_pop_bulk(const perflab_shared_queue *q, uint64_t *out, size_t n);
 
 #ifdef __cplusplus
 }

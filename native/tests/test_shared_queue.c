@@ -2,6 +2,9 @@
  * test_shared_queue: the shared queues (native/shm/shared_queue.c) on their own,
  * without Node. Single-threaded: sizes, init/attach checks, FIFO, capacity
  * edges (1, 2, odd), 0 and UINT64_MAX, bulk partial moves and wrap-around.
+ * Corrupted buffers: stale or random shared indices (two consumers on one
+ * spsc queue, or stray writes), a fully overwritten buffer, an overwritten
+ * header: every operation stays inside the buffer and the caller's arrays.
  * Multi-threaded (pthreads): spsc 1x1 single and bulk, mpmc 2x2 and 4x4 mixed
  * single/bulk, every item delivered exactly once and in per-producer order.
  * Built plain and with -fsanitize=thread and -fsanitize=address,undefined
@@ -40,7 +43,7 @@ static const char *kind_name(unsigned kind) {
 
 /* Memory for a queue, 8-aligned but deliberately not 128-aligned (a SAB's
  * bytes are only guaranteed 8/16-aligned), so the alignment slack is tested. */
-static void *queue_memory(unsigned kind, uint64_t capacity, size_t *len, perflab_shared_queue **q) {
+static void *queue_memory(unsigned kind, uint64_t capacity, size_t *len, perflab_shared_queue *q) {
   int64_t bytes = perflab_shared_queue_bytes(kind, capacity);
   if (bytes <= 0) return NULL;
   unsigned char *raw = alloc256((size_t)bytes + 256);
@@ -70,38 +73,39 @@ static void test_bytes_and_init_errors(void) {
   CHECK(raw != NULL);
   if (raw == NULL) return;
   memset(raw, 0, (size_t)bytes + 256);
-  perflab_shared_queue *q = NULL;
+  perflab_shared_queue qh, *q = &qh;
   /* misaligned */
   CHECK(perflab_shared_queue_init(raw + 4, (size_t)bytes, PERFLAB_SHARED_QUEUE_MPMC, 8,
-                                  PERFLAB_SHARED_QUEUE_VALUE_NUMBER, &q) == -EINVAL);
+                                  PERFLAB_SHARED_QUEUE_VALUE_NUMBER, q) == -EINVAL);
   /* too small, at the worst alignment (8 past a boundary needs the full slack) */
   CHECK(perflab_shared_queue_init(raw + 8, (size_t)bytes - 1, PERFLAB_SHARED_QUEUE_MPMC, 8,
-                                  PERFLAB_SHARED_QUEUE_VALUE_NUMBER, &q) == -EINVAL);
-  CHECK(perflab_shared_queue_init(raw, (size_t)bytes, PERFLAB_SHARED_QUEUE_MPMC, 8, 9, &q) == -EINVAL);
+                                  PERFLAB_SHARED_QUEUE_VALUE_NUMBER, q) == -EINVAL);
+  CHECK(perflab_shared_queue_init(raw, (size_t)bytes, PERFLAB_SHARED_QUEUE_MPMC, 8, 9, q) == -EINVAL);
   CHECK(perflab_shared_queue_init(raw, (size_t)bytes, PERFLAB_SHARED_QUEUE_MPMC, 0,
-                                  PERFLAB_SHARED_QUEUE_VALUE_NUMBER, &q) == -EINVAL);
+                                  PERFLAB_SHARED_QUEUE_VALUE_NUMBER, q) == -EINVAL);
   /* attach before init: no magic */
-  CHECK(perflab_shared_queue_attach(raw + 8, (size_t)bytes, &q) == -EBADMSG);
-  CHECK(perflab_shared_queue_attach(raw + 8, 16, &q) == -EINVAL);
+  CHECK(perflab_shared_queue_attach(raw + 8, (size_t)bytes, q) == -EBADMSG);
+  CHECK(perflab_shared_queue_attach(raw + 8, 16, q) == -EINVAL);
   /* worst alignment with the exact size succeeds */
   CHECK(perflab_shared_queue_init(raw + 8, (size_t)bytes, PERFLAB_SHARED_QUEUE_MPMC, 8,
-                                  PERFLAB_SHARED_QUEUE_VALUE_NUMBER, &q) == 0);
-  perflab_shared_queue *a = NULL;
-  CHECK(perflab_shared_queue_attach(raw + 8, (size_t)bytes, &a) == 0 && a == q);
+                                  PERFLAB_SHARED_QUEUE_VALUE_NUMBER, q) == 0);
+  perflab_shared_queue ah, *a = &ah;
+  CHECK(perflab_shared_queue_attach(raw + 8, (size_t)bytes, a) == 0 && a->base == q->base);
   CHECK(perflab_shared_queue_kind(a) == PERFLAB_SHARED_QUEUE_MPMC);
   CHECK(perflab_shared_queue_value_type(a) == PERFLAB_SHARED_QUEUE_VALUE_NUMBER);
   CHECK(perflab_shared_queue_capacity(a) == 8);
   /* truncated view of a real queue */
-  CHECK(perflab_shared_queue_attach(raw + 8, (size_t)bytes - 16, &a) == -EMSGSIZE);
+  CHECK(perflab_shared_queue_attach(raw + 8, (size_t)bytes - 16, a) == -EMSGSIZE);
   /* other layout version: the version word follows the magic */
-  uint32_t *version = (uint32_t *)(void *)((unsigned char *)q + 4);
+  unsigned char *hdr = raw + 128; /* raw + 8 rounds up to the next 128-byte boundary */
+  uint32_t *version = (uint32_t *)(void *)(hdr + 4);
   *version = PERFLAB_SHARED_QUEUE_VERSION + 1;
-  CHECK(perflab_shared_queue_attach(raw + 8, (size_t)bytes, &a) == -EPROTONOSUPPORT);
+  CHECK(perflab_shared_queue_attach(raw + 8, (size_t)bytes, a) == -EPROTONOSUPPORT);
   *version = PERFLAB_SHARED_QUEUE_VERSION;
   /* corrupt capacity (offset 16) */
-  uint64_t *capacity = (uint64_t *)(void *)((unsigned char *)q + 16);
+  uint64_t *capacity = (uint64_t *)(void *)(hdr + 16);
   *capacity = 6;
-  CHECK(perflab_shared_queue_attach(raw + 8, (size_t)bytes, &a) == -EBADMSG);
+  CHECK(perflab_shared_queue_attach(raw + 8, (size_t)bytes, a) == -EBADMSG);
   free(raw);
 }
 
@@ -109,8 +113,8 @@ static void test_bytes_and_init_errors(void) {
  * return them in order, then empty. Then the same across a wrap. */
 static void test_edges(unsigned kind, uint64_t asked, uint64_t expect_cap) {
   size_t len;
-  perflab_shared_queue *q;
-  void *raw = queue_memory(kind, asked, &len, &q);
+  perflab_shared_queue qh, *q = &qh;
+  void *raw = queue_memory(kind, asked, &len, q);
   CHECK(raw != NULL);
   if (raw == NULL) return;
   CHECK(perflab_shared_queue_capacity(q) == expect_cap);
@@ -135,8 +139,8 @@ static void test_edges(unsigned kind, uint64_t asked, uint64_t expect_cap) {
 
 static void test_bulk(unsigned kind) {
   size_t len;
-  perflab_shared_queue *q;
-  void *raw = queue_memory(kind, 8, &len, &q);
+  perflab_shared_queue qh, *q = &qh;
+  void *raw = queue_memory(kind, 8, &len, q);
   CHECK(raw != NULL);
   if (raw == NULL) return;
   uint64_t in[20], out[20];
@@ -162,13 +166,227 @@ static void test_bulk(unsigned kind) {
   free(raw);
 }
 
+/* ---- corrupted buffers ---------------------------------------------------
+ * The shared bytes are writable by anything holding the buffer. Whatever they
+ * hold, an operation must stay inside the buffer and inside the caller's
+ * arrays (ASan/UBSan build: any stray access aborts), move at most
+ * min(n, capacity) items, and return. The memory here is exactly the layout's
+ * size at a 128-byte boundary, so one byte past the slots is a redzone. */
+
+/* Layout offsets, as drawn in shared_queue.h. */
+#define OFF_HEAD 128
+#define OFF_TAIL 256
+#define OFF_PROD_CACHE 384
+#define OFF_CONS_CACHE 512
+#define OFF_SLOTS 640
+
+static uint64_t *word_at(unsigned char *base, size_t off) {
+  return (uint64_t *)(void *)(base + off);
+}
+
+/* Exactly-sized queue memory: the layout starts at mem (no slack). */
+static unsigned char *exact_queue(unsigned kind, uint64_t capacity, size_t *len,
+                                  perflab_shared_queue *q) {
+  uint64_t cap = 1;
+  while (cap < capacity) cap <<= 1;
+  if (kind == PERFLAB_SHARED_QUEUE_MPMC && cap < 2) cap = 2;
+  *len = OFF_SLOTS + (size_t)cap * (kind == PERFLAB_SHARED_QUEUE_MPMC ? 16 : 8);
+  void *mem = NULL;
+  if (posix_memalign(&mem, 128, *len) != 0) return NULL;
+  if (perflab_shared_queue_init(mem, *len, kind, capacity, PERFLAB_SHARED_QUEUE_VALUE_BIGINT, q) !=
+      0) {
+    free(mem);
+    return NULL;
+  }
+  return mem;
+}
+
+static uint64_t rng_next(uint64_t *state) {
+  uint64_t x = *state;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *state = x;
+}
+
+/* An index value a corrupted or misused queue could hold: near `near`
+ * (within two capacities either way), near 0 or 2^64, or anything. */
+static uint64_t pick_index(uint64_t *rng, uint64_t near, uint64_t cap) {
+  uint64_t r = rng_next(rng);
+  uint64_t delta = r % (4 * cap + 3);
+  switch ((r >> 32) % 4) {
+    case 0: return near + delta - 2 * cap - 1;
+    case 1: return delta;
+    case 2: return UINT64_MAX - delta;
+    default: return rng_next(rng);
+  }
+}
+
+/* Runs every operation once with batch size n, each bulk call given an array
+ * of exactly max(n, 1) elements (so ASan sees any overrun of the caller's
+ * side too), and checks the counts. */
+static void run_all_ops(perflab_shared_queue *q, size_t n) {
+  const uint64_t cap = perflab_shared_queue_capacity(q);
+  size_t elems = n == 0 ? 1 : n;
+  uint64_t *buf = malloc(elems * sizeof(uint64_t));
+  CHECK(buf != NULL);
+  if (buf == NULL) return;
+  for (size_t i = 0; i < elems; i++) buf[i] = i;
+  uint64_t v;
+  (void)perflab_shared_queue_try_push(q, 42);
+  (void)perflab_shared_queue_try_pop(q, &v);
+  size_t limit = n < cap ? n : (size_t)cap;
+  CHECK(perflab_shared_queue_try_push_bulk(q, buf, n) <= limit);
+  CHECK(perflab_shared_queue_try_pop_bulk(q, buf, n) <= limit);
+  CHECK(perflab_shared_queue_size(q) <= cap);
+  free(buf);
+}
+
+/* The reviewer's two reproductions, exactly: a consumer whose head passed the
+ * cached tail (two consumers on one spsc queue), and head/tail more than a
+ * capacity apart. Both used to memcpy past the slots. */
+static void test_spsc_stale_indices(void) {
+  size_t len;
+  perflab_shared_queue q;
+  unsigned char *mem = exact_queue(PERFLAB_SHARED_QUEUE_SPSC, 8, &len, &q);
+  CHECK(mem != NULL);
+  if (mem == NULL) return;
+  uint64_t out[64];
+  /* head 8 > cached tail 0, tail 8: empty, yet cached_tail - head wraps */
+  *word_at(mem, OFF_HEAD) = 8;
+  *word_at(mem, OFF_TAIL) = 8;
+  *word_at(mem, OFF_CONS_CACHE) = 0;
+  CHECK(perflab_shared_queue_try_pop_bulk(&q, out, 64) == 0);
+  /* head 7, tail 17: "10 items" in a capacity-8 queue */
+  *word_at(mem, OFF_HEAD) = 7;
+  *word_at(mem, OFF_TAIL) = 17;
+  *word_at(mem, OFF_CONS_CACHE) = 7;
+  CHECK(perflab_shared_queue_try_pop_bulk(&q, out, 64) == 0);
+  uint64_t v;
+  CHECK(!perflab_shared_queue_try_pop(&q, &v));
+  /* the producer's view of the same: tail - head > capacity */
+  *word_at(mem, OFF_PROD_CACHE) = 0;
+  CHECK(perflab_shared_queue_try_push_bulk(&q, out, 64) == 0);
+  CHECK(!perflab_shared_queue_try_push(&q, 1));
+  CHECK(perflab_shared_queue_size(&q) == 8);
+  /* tail behind head (producer's cache stale the other way) */
+  *word_at(mem, OFF_HEAD) = 20;
+  *word_at(mem, OFF_TAIL) = 12;
+  *word_at(mem, OFF_PROD_CACHE) = 20;
+  CHECK(perflab_shared_queue_try_push_bulk(&q, out, 64) == 0);
+  CHECK(perflab_shared_queue_try_pop_bulk(&q, out, 64) == 0);
+  CHECK(perflab_shared_queue_size(&q) == 0);
+  /* sound again: the queue works from wherever the indices are */
+  *word_at(mem, OFF_HEAD) = 12;
+  *word_at(mem, OFF_CONS_CACHE) = 12;
+  *word_at(mem, OFF_PROD_CACHE) = 12;
+  for (int i = 0; i < 8; i++) out[i] = 100 + (uint64_t)i;
+  CHECK(perflab_shared_queue_try_push_bulk(&q, out, 64) == 8);
+  memset(out, 0, sizeof out);
+  CHECK(perflab_shared_queue_try_pop_bulk(&q, out, 64) == 8);
+  for (int i = 0; i < 8; i++) CHECK(out[i] == 100 + (uint64_t)i);
+  free(mem);
+}
+
+/* Random shared indices (and mpmc sequence numbers) against every operation. */
+static void test_random_indices(unsigned kind, uint64_t capacity) {
+  size_t len;
+  perflab_shared_queue q;
+  unsigned char *mem = exact_queue(kind, capacity, &len, &q);
+  CHECK(mem != NULL);
+  if (mem == NULL) return;
+  const uint64_t cap = perflab_shared_queue_capacity(&q);
+  const size_t sizes[] = {0, 1, 2, (size_t)cap - 1, (size_t)cap, (size_t)cap + 1, 2 * (size_t)cap + 3};
+  uint64_t rng = 0x9e3779b97f4a7c15ull ^ (kind * 131 + cap);
+  for (int round = 0; round < 3000; round++) {
+    uint64_t head = rng_next(&rng);
+    *word_at(mem, OFF_HEAD) = head;
+    *word_at(mem, OFF_TAIL) = pick_index(&rng, head, cap);
+    *word_at(mem, OFF_PROD_CACHE) = pick_index(&rng, head, cap);
+    *word_at(mem, OFF_CONS_CACHE) = pick_index(&rng, head, cap);
+    if (kind == PERFLAB_SHARED_QUEUE_MPMC) {
+      for (uint64_t i = 0; i < cap; i++)
+        *word_at(mem, OFF_SLOTS + (size_t)i * 16) = pick_index(&rng, head + i, cap);
+    }
+    run_all_ops(&q, sizes[round % (sizeof sizes / sizeof sizes[0])]);
+  }
+  free(mem);
+}
+
+/* The whole buffer overwritten after init (a stray JS fill): the handle keeps
+ * the kind, capacity and mask it validated; operations stay in bounds. Then
+ * only the header overwritten: the queue still works exactly, since no
+ * operation reads the header. */
+static void test_overwritten_buffer(unsigned kind) {
+  static const int patterns[] = {0x00, 0x7f, 0x80, 0xff, 0x01, -1 /* random bytes */};
+  for (size_t p = 0; p < sizeof patterns / sizeof patterns[0]; p++) {
+    size_t len;
+    perflab_shared_queue q, a;
+    unsigned char *mem = exact_queue(kind, 16, &len, &q);
+    CHECK(mem != NULL);
+    if (mem == NULL) return;
+    CHECK(perflab_shared_queue_attach(mem, len, &a) == 0);
+    uint64_t rng = 12345 + p;
+    for (size_t i = 0; i < len; i++)
+      mem[i] = patterns[p] >= 0 ? (unsigned char)patterns[p] : (unsigned char)rng_next(&rng);
+    perflab_shared_queue b;
+    CHECK(perflab_shared_queue_attach(mem, len, &b) < 0); /* no magic any more */
+    for (int handle = 0; handle < 2; handle++) {
+      perflab_shared_queue *h = handle == 0 ? &q : &a;
+      CHECK(perflab_shared_queue_kind(h) == kind);
+      CHECK(perflab_shared_queue_capacity(h) == 16);
+      for (size_t n = 0; n < 40; n += 7) run_all_ops(h, n);
+      for (int i = 0; i < 40; i++) run_all_ops(h, 1);
+    }
+    free(mem);
+  }
+
+  size_t len;
+  perflab_shared_queue q, a;
+  unsigned char *mem = exact_queue(kind, 8, &len, &q);
+  CHECK(mem != NULL);
+  if (mem == NULL) return;
+  CHECK(perflab_shared_queue_attach(mem, len, &a) == 0);
+  memset(mem + 4, 0xff, OFF_HEAD - 4); /* every header field but the magic */
+  CHECK(perflab_shared_queue_attach(mem, len, &q) == -EPROTONOSUPPORT);
+  uint64_t v;
+  for (int lap = 0; lap < 3; lap++) {
+    for (uint64_t i = 0; i < 8; i++) CHECK(perflab_shared_queue_try_push(&q, 1000 + i));
+    CHECK(!perflab_shared_queue_try_push(&q, 1));
+    CHECK(perflab_shared_queue_size(&a) == 8);
+    for (uint64_t i = 0; i < 8; i++) CHECK(perflab_shared_queue_try_pop(&a, &v) && v == 1000 + i);
+    CHECK(!perflab_shared_queue_try_pop(&a, &v));
+  }
+  free(mem);
+}
+
+/* A bulk call touches at most min(n, capacity) elements of the caller's
+ * array, even for an n far beyond it. */
+static void test_bulk_clamps_n(unsigned kind) {
+  size_t len;
+  perflab_shared_queue q;
+  unsigned char *mem = exact_queue(kind, 8, &len, &q);
+  CHECK(mem != NULL);
+  if (mem == NULL) return;
+  uint64_t *buf = malloc(8 * sizeof(uint64_t));
+  CHECK(buf != NULL);
+  if (buf == NULL) return;
+  for (int i = 0; i < 8; i++) buf[i] = 7 * (uint64_t)i;
+  CHECK(perflab_shared_queue_try_push_bulk(&q, buf, SIZE_MAX) == 8);
+  memset(buf, 0, 8 * sizeof(uint64_t));
+  CHECK(perflab_shared_queue_try_pop_bulk(&q, buf, SIZE_MAX) == 8);
+  for (int i = 0; i < 8; i++) CHECK(buf[i] == 7 * (uint64_t)i);
+  free(buf);
+  free(mem);
+}
+
 /* ---- threads ------------------------------------------------------------ */
 
 /* item = producer id << 40 | sequence number within that producer */
 #define ID_SHIFT 40
 
 struct stress {
-  perflab_shared_queue *q;
+  perflab_shared_queue q;
   uint64_t per_producer;
   unsigned producers;
   unsigned consumers;
@@ -197,9 +415,9 @@ static void *producer_main(void *arg) {
         batch[n] = ((uint64_t)r->id << ID_SHIFT) | (next + n);
         n++;
       }
-      moved = perflab_shared_queue_try_push_bulk(s->q, batch, n);
+      moved = perflab_shared_queue_try_push_bulk(&s->q, batch, n);
     } else {
-      moved = perflab_shared_queue_try_push(s->q, ((uint64_t)r->id << ID_SHIFT) | next) ? 1 : 0;
+      moved = perflab_shared_queue_try_push(&s->q, ((uint64_t)r->id << ID_SHIFT) | next) ? 1 : 0;
     }
     next += moved;
     if (moved == 0 && ++spins % 64 == 0) sched_yield();
@@ -219,9 +437,9 @@ static void *consumer_main(void *arg) {
     size_t got;
     int use_bulk = r->bulk == 1 || (r->bulk == 2 && (toggle++ & 1));
     if (use_bulk) {
-      got = perflab_shared_queue_try_pop_bulk(s->q, batch, 29);
+      got = perflab_shared_queue_try_pop_bulk(&s->q, batch, 29);
     } else {
-      got = perflab_shared_queue_try_pop(s->q, batch) ? 1 : 0;
+      got = perflab_shared_queue_try_pop(&s->q, batch) ? 1 : 0;
     }
     if (got == 0) {
       if (++spins % 64 == 0) sched_yield();
@@ -279,7 +497,7 @@ static void stress(unsigned kind, unsigned producers, unsigned consumers, uint64
   uint64_t missing = 0;
   for (uint64_t i = 0; i < producers * per_producer; i++) missing += s.seen[i] == 0;
   uint64_t v;
-  int ok = atomic_load(&s.errors) == 0 && missing == 0 && !perflab_shared_queue_try_pop(s.q, &v);
+  int ok = atomic_load(&s.errors) == 0 && missing == 0 && !perflab_shared_queue_try_pop(&s.q, &v);
   printf("%s %ux%u capacity %" PRIu64 " %s: %s (%" PRIu64 " items, %" PRIu64 " missing)\n",
          kind_name(kind), producers, consumers, capacity,
          bulk == 0 ? "single" : bulk == 1 ? "bulk" : "mixed", ok ? "ok" : "FAIL",
@@ -303,6 +521,16 @@ int main(void) {
     test_bulk(kind);
   }
   printf("single-threaded: %s\n", failures == 0 ? "ok" : "FAIL");
+
+  test_spsc_stale_indices();
+  for (unsigned kind = PERFLAB_SHARED_QUEUE_SPSC; kind <= PERFLAB_SHARED_QUEUE_MPMC; kind++) {
+    test_random_indices(kind, 1);
+    test_random_indices(kind, 8);
+    test_random_indices(kind, 64);
+    test_overwritten_buffer(kind);
+    test_bulk_clamps_n(kind);
+  }
+  printf("corrupted buffers: %s\n", failures == 0 ? "ok" : "FAIL");
 
   stress(PERFLAB_SHARED_QUEUE_SPSC, 1, 1, 1, 0, items / 4);
   stress(PERFLAB_SHARED_QUEUE_SPSC, 1, 1, 64, 0, items);

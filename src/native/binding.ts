@@ -21,7 +21,10 @@ export interface NativeSharedQueue {
   tryPush(value: number | bigint): boolean;
   /** undefined when empty. */
   tryPop(): number | bigint | undefined;
-  /** Moves values[offset, offset + count) up to the free space; returns how many moved. */
+  /**
+   * Moves values[offset, offset + count) up to the free space; returns how many moved. An array's
+   * elements are read first; if reading them (a getter) released this handle, throws ERR_PERFLAB_DISPOSED.
+   */
   pushBulk(values: Float64Array | BigUint64Array | readonly (number | bigint)[], offset: number, count: number): number;
   /** Pops up to count items into out[offset...]; returns how many moved. */
   popBulk(out: Float64Array | BigUint64Array, offset: number, count: number): number;
@@ -55,7 +58,10 @@ export interface IoUringProbeResult {
 
 /** The raw addon, exactly as native/addon/ exports it. Use the public classes instead. */
 export interface BindingModule {
-  /** With `init`: lays out a new queue in `view`'s bytes; without: attaches (validates the header). */
+  /**
+   * With `init`: lays out a new queue in `view`'s bytes; without: attaches (validates the header).
+   * `view` must be a Uint8Array over a SharedArrayBuffer: TypeError ERR_PERFLAB_BAD_BUFFER otherwise.
+   */
   readonly SharedQueue: new (view: Uint8Array, init?: NativeSharedQueueInit) => NativeSharedQueue;
   /** Bytes a SharedArrayBuffer needs for a queue of this kind and capacity. */
   sharedQueueBytes(kind: SharedQueueKind, capacity: number): number;

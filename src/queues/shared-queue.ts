@@ -143,7 +143,13 @@ export abstract class NativeQueue<T extends QueueValueType> implements Concurren
     const native = this.#handle();
     const src = checkBulkSource(this.type, values);
     const range = checkRange(src.length, offset, count);
-    return native.pushBulk(values, range.offset, range.count);
+    try {
+      return native.pushBulk(values, range.offset, range.count);
+    } catch (err) {
+      // An element getter disposed this queue mid-call: report it as any use after dispose.
+      if (this.#native === null && (err as { code?: unknown }).code === 'ERR_PERFLAB_DISPOSED') throw disposedError(this.#what);
+      throw err;
+    }
   }
 
   popBulk(out: BulkTarget<T>, offset?: number, count?: number): number {

@@ -5,6 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { PerflabError } from '../../src/errors.js';
+import { loadBinding } from '../../src/native/binding.js';
 import { JsAtomicsRing } from '../../src/queues/js-ring.js';
 import { MpmcQueue } from '../../src/queues/mpmc-queue.js';
 import { SpscQueue } from '../../src/queues/spsc-queue.js';
@@ -158,6 +159,187 @@ describe('native attach across kinds', () => {
     expectError(() => SpscQueue.attach(m.buffer), PerflabError, 'ERR_PERFLAB_BAD_BUFFER', /holds an mpmc queue/);
     expectError(() => SpscQueue.attach(new JsAtomicsRing({ capacity: 1024 }).buffer), PerflabError, 'ERR_PERFLAB_BAD_BUFFER', /EBADMSG/);
     expectError(() => SpscQueue.attach(new JsAtomicsRing({ capacity: 8 }).buffer), PerflabError, 'ERR_PERFLAB_BAD_BUFFER', /EINVAL/);
+  });
+});
+
+// Memory safety of the native queues. These run in the vitest process itself:
+// an out-of-bounds access or a use-after-free would crash the whole run, which
+// is the point. Each used to crash (or corrupt memory) before the fix.
+describe('native queues stay memory-safe', () => {
+  const MAGIC = 0x51484c50; // "PLHQ", the header's first word (native/shm/shared_queue.h)
+  // Word (8-byte) offsets of the shared layout, from the 128-byte-aligned base.
+  const HEAD = 16;
+  const TAIL = 32;
+  const PROD_CACHE = 48;
+  const CONS_CACHE = 64;
+  const SLOTS = 80;
+  const nativeKinds = { SpscQueue, MpmcQueue } as const;
+
+  /** The base's word index in the buffer: the magic sits at the first 128-byte boundary. */
+  function baseWord(buffer: SharedArrayBuffer): number {
+    const u32 = new Uint32Array(buffer);
+    for (let i = 0; i < 32; i += 2) if (u32[i] === MAGIC) return i / 2;
+    throw new Error('no queue magic in the first 128 bytes');
+  }
+
+  /** xorshift64: deterministic 64-bit values for the fuzz loops. */
+  function rng(seed: bigint): () => bigint {
+    let x = seed;
+    return () => {
+      x ^= (x << 13n) & MAX_U64;
+      x ^= x >> 7n;
+      x ^= (x << 17n) & MAX_U64;
+      return x;
+    };
+  }
+
+  /** Every operation once, with batches of `n`; each result must stay within what the call allows. */
+  function exercise(q: SpscQueue | MpmcQueue, n: number): void {
+    const cap = q.capacity;
+    const limit = Math.min(n, cap);
+    q.tryPush(1);
+    q.tryPop();
+    expect(q.pushBulk(new Float64Array(n).fill(2))).toBeLessThanOrEqual(limit);
+    expect(q.pushBulk(Array.from({ length: n }, () => 3))).toBeLessThanOrEqual(limit);
+    expect(q.popBulk(new Float64Array(n))).toBeLessThanOrEqual(limit);
+    expect(q.size).toBeLessThanOrEqual(cap);
+  }
+
+  it('SpscQueue: a second consumer handle leaves the cached tail behind head; popBulk moves nothing instead of reading past the ring', () => {
+    const q = new SpscQueue({ capacity: 8 });
+    const a = SpscQueue.attach(q.buffer);
+    for (let i = 0; i < 8; i++) q.tryPush(i);
+    const out = new Float64Array(4096);
+    expect(a.popBulk(out, 0, 8)).toBe(8); // the misuse: a second consumer
+    const words = new BigUint64Array(q.buffer);
+    const base = baseWord(q.buffer);
+    expect(words[base + HEAD]).toBe(8n);
+    words[base + CONS_CACHE] = 0n; // q's cache: tail 0, yet head is 8
+    expect(q.popBulk(out, 0, 4096)).toBe(0);
+    words[base + HEAD] = 7n; // "10 items" in a capacity-8 queue
+    words[base + TAIL] = 17n;
+    expect(q.popBulk(out, 0, 4096)).toBe(0);
+    expect(q.tryPop()).toBeUndefined();
+    expect(q.pushBulk(new Float64Array(4096))).toBe(0);
+    expect(q.tryPush(1)).toBe(false);
+    words[base + HEAD] = 17n; // sound again: the queue works from there
+    for (let i = 0; i < 8; i++) expect(q.tryPush(i)).toBe(true);
+    expect(a.popBulk(out, 0, 4096)).toBe(8);
+    expect([...out.subarray(0, 8)]).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  describe.each(Object.entries(nativeKinds))('%s', (_name, Queue) => {
+    it('random shared indices (and mpmc sequence numbers) never make an operation go out of bounds', () => {
+      for (const capacity of [1, 8, 64]) {
+        const q = new Queue({ capacity });
+        const words = new BigUint64Array(q.buffer);
+        const base = baseWord(q.buffer);
+        const cap = BigInt(q.capacity);
+        const next = rng(0x9e3779b97f4a7c15n ^ cap);
+        const near = (x: bigint): bigint => {
+          const r = next();
+          const delta = r % (4n * cap + 3n);
+          switch (Number(r >> 62n)) {
+            case 0: return (x + delta - 2n * cap - 1n) & MAX_U64;
+            case 1: return delta;
+            case 2: return MAX_U64 - delta;
+            default: return next();
+          }
+        };
+        const sizes = [0, 1, q.capacity - 1, q.capacity, q.capacity + 1, 2 * q.capacity + 3];
+        for (let round = 0; round < 300; round++) {
+          const head = next();
+          words[base + HEAD] = head;
+          for (const w of [TAIL, PROD_CACHE, CONS_CACHE]) words[base + w] = near(head);
+          if (Queue === MpmcQueue) for (let i = 0; i < q.capacity; i++) words[base + SLOTS + 2 * i] = near(head + BigInt(i));
+          exercise(q, sizes[round % sizes.length]!);
+        }
+      }
+    });
+
+    it('a buffer overwritten after creation keeps its kind and capacity, stays in bounds, and refuses a new attach', () => {
+      for (const pattern of [0x00, 0x7f, 0x80, 0xff, -1]) {
+        for (const type of ['number', 'bigint'] as const) {
+          const q = new Queue({ capacity: 16, type });
+          const a = Queue.attach(q.buffer);
+          const bytes = new Uint8Array(q.buffer);
+          if (pattern >= 0) bytes.fill(pattern);
+          else for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+          for (const h of [q, a]) {
+            expect(h.capacity).toBe(16);
+            expect(h.type).toBe(type);
+            for (let i = 0; i < 40; i++) {
+              h.tryPush((type === 'bigint' ? BigInt(i) : i) as never);
+              h.tryPop();
+            }
+            const src = type === 'bigint' ? new BigUint64Array(40) : new Float64Array(40);
+            const out = type === 'bigint' ? new BigUint64Array(4096) : new Float64Array(4096);
+            expect(h.pushBulk(src as never)).toBeLessThanOrEqual(16);
+            expect(h.popBulk(out as never)).toBeLessThanOrEqual(16);
+            expect(h.size).toBeLessThanOrEqual(16);
+          }
+          expectError(() => Queue.attach(q.buffer), PerflabError, 'ERR_PERFLAB_BAD_BUFFER', /does not hold a perflab queue/);
+        }
+      }
+    });
+
+    it('pushBulk: an element getter that disposes the queue throws ERR_PERFLAB_DISPOSED and pushes nothing', () => {
+      const q = new Queue({ capacity: 16 });
+      const other = Queue.attach(q.buffer);
+      const values = [1, 2, 3];
+      Object.defineProperty(values, 1, { get: () => (q.dispose(), 2) });
+      expectError(() => q.pushBulk(values), PerflabError, 'ERR_PERFLAB_DISPOSED', /was disposed/);
+      expect(q.disposed).toBe(true);
+      expect(other.size).toBe(0);
+      // the same through the raw binding, the queue released by its only handle
+      const binding = loadBinding();
+      const kind = Queue === SpscQueue ? 'spsc' : 'mpmc';
+      for (const valueType of ['number', 'bigint'] as const) {
+        const buffer = new SharedArrayBuffer(binding.sharedQueueBytes(kind, 16));
+        const native = new binding.SharedQueue(new Uint8Array(buffer), { kind, capacity: 16, valueType });
+        const one = valueType === 'bigint' ? 1n : 1;
+        const items: (number | bigint)[] = [one, one, one];
+        Object.defineProperty(items, 2, { get: () => (native.release(), one) });
+        expectError(() => native.pushBulk(items, 0, 3), Error, 'ERR_PERFLAB_DISPOSED', /was disposed/);
+        expectError(() => native.tryPop(), Error, 'ERR_PERFLAB_DISPOSED', /was disposed/);
+      }
+    });
+  });
+
+  it('the native constructor refuses memory that is not a SharedArrayBuffer (an ArrayBuffer can be detached and freed)', () => {
+    const binding = loadBinding();
+    const bytes = binding.sharedQueueBytes('mpmc', 1024);
+    const init = { kind: 'mpmc', capacity: 1024, valueType: 'number' } as const;
+    const spoofed = new ArrayBuffer(bytes);
+    Object.setPrototypeOf(spoofed, SharedArrayBuffer.prototype); // instanceof would be fooled
+    expect(spoofed instanceof SharedArrayBuffer).toBe(true);
+    for (const buffer of [new ArrayBuffer(bytes), new ArrayBuffer(bytes, { maxByteLength: 2 * bytes }), spoofed]) {
+      expectError(() => new binding.SharedQueue(new Uint8Array(buffer), init), TypeError, 'ERR_PERFLAB_BAD_BUFFER', /over a SharedArrayBuffer, not an ArrayBuffer/);
+      expectError(() => new binding.SharedQueue(new Uint8Array(buffer)), TypeError, 'ERR_PERFLAB_BAD_BUFFER', /not an ArrayBuffer/);
+    }
+    // the reviewer's sequence: had the constructor accepted it, the transfer
+    // would free the memory under the queue
+    const ab = new ArrayBuffer(bytes);
+    expectError(() => new binding.SharedQueue(new Uint8Array(ab), init), TypeError, 'ERR_PERFLAB_BAD_BUFFER', /./);
+    structuredClone(ab, { transfer: [ab] });
+    expect(ab.byteLength).toBe(0);
+    // a growable SharedArrayBuffer never shrinks or moves: accepted
+    const growable = new SharedArrayBuffer(bytes, { maxByteLength: 4 * bytes });
+    const q = new binding.SharedQueue(new Uint8Array(growable), init);
+    growable.grow(2 * bytes);
+    expect(q.tryPush(7)).toBe(true);
+    expect(q.tryPop()).toBe(7);
+    q.release();
+  });
+
+  it('popBulk into a huge array moves at most capacity items', () => {
+    for (const Queue of [SpscQueue, MpmcQueue]) {
+      const q = new Queue({ capacity: 8 });
+      expect(q.pushBulk(Array.from({ length: 100 }, (_, i) => i))).toBe(8);
+      const out = new Float64Array(100_000).fill(-1);
+      expect(q.popBulk(out)).toBe(8);
+      expect(out[8]).toBe(-1);
+    }
   });
 });
 
