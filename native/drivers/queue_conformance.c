@@ -11,6 +11,16 @@
  *      many times; special and random values round-trip; the bulk calls
  *      (n = 0, partial moves, n above capacity, order, nothing written past
  *      what they report); and a random mix of all calls against a model.
+ *   1b. instances_isolated: three queues alive at once (capacities 1, a small
+ *      and a larger drawn one), each item tagged with the queue it was pushed
+ *      into: every queue empty at first; an item pushed into one is not
+ *      visible in the others; interleaved pushes and pops keep each queue's
+ *      own FIFO; one full queue leaves the others empty and accepting; the
+ *      first-created queue is destroyed while it holds items and the others
+ *      go on (a queue created after it starts empty); with the bulk calls
+ *      when they exist. It catches variants whose instances share state (a
+ *      global ring, "the first live queue"), which one queue at a time never
+ *      shows, and which would fake latency's ping-pong over two queues.
  *   2. Multi-threaded stress: spsc 1x1 (a small and a larger capacity), mpmc
  *      1x1, 2x2, 3x1, 1x3, 4x4 and one mix drawn from the seed. Item seq of
  *      producer p is the value ((p << 48) | seq) ^ salt (salt drawn from the
@@ -36,6 +46,7 @@
  */
 #include "queue_conformance.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -613,6 +624,254 @@ out:
   return 0;
 }
 
+/* ---------- several live instances ---------- */
+
+/*
+ * Item encoding of instances_isolated (before the XOR with a drawn salt):
+ *
+ *   63      56 55                                   0
+ *  +----------+-------------------------------------+
+ *  |  queue   |   sequence number within that queue  |
+ *  +----------+-------------------------------------+
+ */
+#define ISO_QUEUES 3u
+#define ISO_SEQ_BITS 56
+#define ISO_SEQ_MASK ((UINT64_C(1) << ISO_SEQ_BITS) - 1)
+#define ISO_CHECK "instances_isolated"
+static_assert(ISO_QUEUES <= (1u << (64 - ISO_SEQ_BITS)), "queue indexes must fit the 8 tag bits");
+
+typedef struct iso {
+  perflab_queue *q[ISO_QUEUES];
+  size_t cap[ISO_QUEUES];
+  model m[ISO_QUEUES];
+  uint64_t next[ISO_QUEUES]; /* next sequence number per queue */
+  unsigned gen[ISO_QUEUES];  /* 0: as created; 1: recreated after destroy (names "A'") */
+  uint64_t salt;
+  uint64_t *buf;             /* bulk transfers; held_bound(largest) + 8 */
+} iso;
+
+static char iso_letter(unsigned i) { return (char)('A' + i); }
+
+/* "queue B" / "queue A'" (recreated), for evidence. */
+static const char *iso_name(const iso *t, unsigned i, char *out, size_t len) {
+  snprintf(out, len, "queue %c%s (capacity %zu)", iso_letter(i), t->gen[i] ? "'" : "", t->cap[i]);
+  return out;
+}
+
+/* The queue v was offered to, or -1 when no queue was ever given v. */
+static int iso_tag(const iso *t, uint64_t v) {
+  uint64_t x = v ^ t->salt, qi = x >> ISO_SEQ_BITS, seq = x & ISO_SEQ_MASK;
+  return qi < ISO_QUEUES && seq < t->next[qi] ? (int)qi : -1;
+}
+
+/* Whose item is v: "item #7 pushed into queue A", or "a value no queue was
+ * given"; says so when it belongs to a queue other than i. */
+static void iso_owner(const iso *t, unsigned i, uint64_t v, char *out, size_t len) {
+  int qi = iso_tag(t, v);
+  if (qi < 0)
+    snprintf(out, len, "a value no queue was given");
+  else
+    snprintf(out, len, "item #%" PRIu64 " pushed into queue %c%s", (v ^ t->salt) & ISO_SEQ_MASK,
+             iso_letter((unsigned)qi), (unsigned)qi != i ? ": the instances share state" : "");
+}
+
+static uint64_t iso_fresh(iso *t, unsigned i) {
+  return (((uint64_t)i << ISO_SEQ_BITS) | t->next[i]++) ^ t->salt;
+}
+
+/* Pushes the next item of queue i; must_accept: the queue holds less than its
+ * capacity, so a rejection fails the check. *accepted tells what happened. */
+static bool iso_push(suite *s, iso *t, unsigned i, bool must_accept, const char *step, bool *accepted) {
+  char nm[48];
+  uint64_t v = iso_fresh(t, i);
+  *accepted = q_push(s, t->q[i], v);
+  if (*accepted) {
+    if (t->m[i].count >= held_bound(t->cap[i]))
+      return fail(s, ISO_CHECK, "%s: %s accepted a push while holding %zu, over the bound %zu", step,
+                  iso_name(t, i, nm, sizeof(nm)), t->m[i].count, held_bound(t->cap[i]));
+    model_push(&t->m[i], v);
+    return true;
+  }
+  if (must_accept)
+    return fail(s, ISO_CHECK, "%s: %s rejected a push while holding %zu of %zu", step,
+                iso_name(t, i, nm, sizeof(nm)), t->m[i].count, t->cap[i]);
+  return true;
+}
+
+/* Pops one item of queue i and checks it is that queue's next one. */
+static bool iso_pop(suite *s, iso *t, unsigned i, const char *step) {
+  char nm[48], who[96], want[96];
+  uint64_t got = 0;
+  if (!q_pop(s, t->q[i], &got))
+    return fail(s, ISO_CHECK, "%s: pop failed on %s, which holds %zu of its own items", step,
+                iso_name(t, i, nm, sizeof(nm)), t->m[i].count);
+  if (got != model_front(&t->m[i], 0)) {
+    iso_owner(t, i, got, who, sizeof(who));
+    iso_owner(t, i, model_front(&t->m[i], 0), want, sizeof(want));
+    return fail(s, ISO_CHECK, "%s: pop on %s returned 0x%016" PRIx64 " (%s), expected %s", step,
+                iso_name(t, i, nm, sizeof(nm)), got, who, want);
+  }
+  model_drop(&t->m[i], 1);
+  return true;
+}
+
+/* Queue i must be empty: a pop fails. */
+static bool iso_empty(suite *s, iso *t, unsigned i, const char *step) {
+  char nm[48], who[96];
+  uint64_t got = 0;
+  if (q_pop(s, t->q[i], &got)) {
+    iso_owner(t, i, got, who, sizeof(who));
+    return fail(s, ISO_CHECK, "%s: pop on the empty %s succeeded and returned 0x%016" PRIx64 " (%s)", step,
+                iso_name(t, i, nm, sizeof(nm)), got, who);
+  }
+  return true;
+}
+
+/* Drains queue i (single pops, or pop_bulk when bulk) and checks it ends empty. */
+static bool iso_drain(suite *s, iso *t, unsigned i, bool bulk, const char *step) {
+  char nm[48], who[96];
+  while (t->m[i].count > 0) {
+    if (!bulk) {
+      if (!iso_pop(s, t, i, step)) return false;
+      continue;
+    }
+    size_t n = t->m[i].count, k = q_pop_bulk(s, t->q[i], t->buf, n);
+    if (k == 0 || k > n)
+      return fail(s, ISO_CHECK, "%s: pop_bulk(%zu) on %s, which holds %zu, returned %zu", step, n,
+                  iso_name(t, i, nm, sizeof(nm)), t->m[i].count, k);
+    for (size_t j = 0; j < k; j++) {
+      if (t->buf[j] != model_front(&t->m[i], 0)) {
+        iso_owner(t, i, t->buf[j], who, sizeof(who));
+        return fail(s, ISO_CHECK, "%s: pop_bulk on %s returned 0x%016" PRIx64 " (%s) at index %zu, expected "
+                    "0x%016" PRIx64, step, iso_name(t, i, nm, sizeof(nm)), t->buf[j], who, j,
+                    model_front(&t->m[i], 0));
+      }
+      model_drop(&t->m[i], 1);
+    }
+  }
+  return iso_empty(s, t, i, step);
+}
+
+/* The check proper; queues and models are set up and torn down by the caller. */
+static bool iso_run(suite *s, iso *t) {
+  char nm[48], nm2[48];
+  bool acc;
+  /* 1. Every fresh queue is empty, and stays empty while another gets an item. */
+  for (unsigned i = 0; i < ISO_QUEUES; i++)
+    if (!iso_empty(s, t, i, "fresh queues")) return false;
+  for (unsigned i = 0; i < ISO_QUEUES; i++) {
+    if (!iso_push(s, t, i, true, "one item in one queue", &acc)) return false;
+    for (unsigned j = 0; j < ISO_QUEUES; j++)
+      if (j != i && !iso_empty(s, t, j, "one item in one queue")) return false;
+    if (!iso_pop(s, t, i, "one item in one queue") || !iso_empty(s, t, i, "one item in one queue")) return false;
+  }
+  /* 2. Interleaved: round-robin pushes until each holds its capacity, then
+   * round-robin pops, each queue keeping its own FIFO. */
+  for (bool any = true; any;) {
+    any = false;
+    for (unsigned i = 0; i < ISO_QUEUES; i++)
+      if (t->m[i].count < t->cap[i]) {
+        if (!iso_push(s, t, i, true, "interleaved pushes", &acc)) return false;
+        any = true;
+      }
+  }
+  for (bool any = true; any;) {
+    any = false;
+    for (unsigned i = 0; i < ISO_QUEUES; i++)
+      if (t->m[i].count > 0) {
+        if (!iso_pop(s, t, i, "interleaved pops")) return false;
+        any = true;
+      }
+  }
+  for (unsigned i = 0; i < ISO_QUEUES; i++)
+    if (!iso_empty(s, t, i, "after interleaved pops")) return false;
+  /* 3. Full and empty are per queue: A full, B filled and drained (bulk when
+   * there is bulk), C given one item; A still full and intact. */
+  for (;;) {
+    if (!iso_push(s, t, 0, t->m[0].count < t->cap[0], "A filled to its full edge", &acc)) return false;
+    if (!acc) break;
+  }
+  size_t a_held = t->m[0].count;
+  if (!iso_empty(s, t, 1, "A full") || !iso_empty(s, t, 2, "A full")) return false;
+  if (s->bulk) {
+    size_t n = t->cap[1];
+    for (size_t j = 0; j < n; j++) t->buf[j] = iso_fresh(t, 1);
+    size_t k = q_push_bulk(s, t->q[1], t->buf, n);
+    if (k == 0 || k > n)
+      return fail(s, ISO_CHECK, "A full: push_bulk(%zu) into the empty %s returned %zu", n,
+                  iso_name(t, 1, nm, sizeof(nm)), k);
+    for (size_t j = 0; j < k; j++) model_push(&t->m[1], t->buf[j]);
+  }
+  while (t->m[1].count < t->cap[1])
+    if (!iso_push(s, t, 1, true, "A full", &acc)) return false;
+  if (!iso_push(s, t, 2, true, "A full", &acc)) return false;
+  if (!iso_push(s, t, 0, false, "A full", &acc)) return false;
+  if (acc)
+    return fail(s, ISO_CHECK, "A full: %s accepted a push after filling %s (it was full at %zu)",
+                iso_name(t, 0, nm, sizeof(nm)), iso_name(t, 1, nm2, sizeof(nm2)), a_held);
+  if (!iso_drain(s, t, 1, s->bulk, "B drained while A is full")) return false;
+  if (!iso_pop(s, t, 0, "A full") || !iso_push(s, t, 0, true, "A full", &acc)) return false;
+  /* 4. Destroy A (the first created, still full) and go on with B and C. */
+  q_destroy(s, t->q[0]);
+  t->q[0] = NULL;
+  t->m[0].head = t->m[0].count = 0;
+  for (unsigned round = 0; round < 3; round++)
+    for (unsigned i = 1; i < ISO_QUEUES; i++)
+      if (!iso_push(s, t, i, t->m[i].count < t->cap[i], "A destroyed", &acc)) return false;
+  if (!iso_drain(s, t, 2, false, "A destroyed") || !iso_drain(s, t, 1, false, "A destroyed")) return false;
+  /* 5. A new queue while the others live starts empty (nothing of the old A). */
+  t->q[0] = q_create(s, t->cap[0]);
+  t->gen[0] = 1;
+  if (!t->q[0])
+    return fail(s, ISO_CHECK, "create(%zu) returned NULL after queue A was destroyed", t->cap[0]);
+  if (!iso_empty(s, t, 0, "A' created after A was destroyed")) return false;
+  for (unsigned round = 0; round < 4; round++) {
+    for (unsigned i = 0; i < ISO_QUEUES; i++)
+      if (t->m[i].count < t->cap[i] && !iso_push(s, t, i, true, "A', B and C", &acc)) return false;
+    if (!iso_pop(s, t, 2 - round % 3, "A', B and C")) return false;
+  }
+  /* 6. Destroy B between the other two; A' and C go on. */
+  q_destroy(s, t->q[1]);
+  t->q[1] = NULL;
+  t->m[1].head = t->m[1].count = 0;
+  return iso_drain(s, t, 0, false, "B destroyed") && iso_drain(s, t, 2, false, "B destroyed") &&
+         iso_push(s, t, 2, true, "B destroyed", &acc) && iso_empty(s, t, 0, "B destroyed") &&
+         iso_drain(s, t, 2, false, "B destroyed");
+}
+
+/* instances_isolated; returns 0 (verdict in s->r, *ok) or -ENOMEM. */
+static int check_instances_isolated(suite *s, bool *ok) {
+  *ok = false;
+  iso t;
+  memset(&t, 0, sizeof(t));
+  /* Its own stream from the seed: s->rng is not advanced, so the stress
+   * parameters a seed draws stay what they were before this check existed. */
+  uint64_t rng = s->rng ^ UINT64_C(0x1507A7ED1507A7ED);
+  t.cap[0] = 1;
+  t.cap[1] = (size_t)draw(&rng, 2, 9);
+  t.cap[2] = (size_t)draw(&rng, 10, 300);
+  t.salt = splitmix64(&rng);
+  at(s, ISO_CHECK, t.cap[2]);
+  begin(s, ISO_CHECK);
+  int err = 0;
+  for (unsigned i = 0; i < ISO_QUEUES && !err; i++) err = model_init(&t.m[i], held_bound(t.cap[i]) + 8);
+  if (!err && !(t.buf = malloc((held_bound(t.cap[2]) + 8) * sizeof(uint64_t)))) err = -ENOMEM;
+  for (unsigned i = 0; i < ISO_QUEUES && !err; i++) {
+    t.q[i] = q_create(s, t.cap[i]);
+    if (!t.q[i]) {
+      fail(s, ISO_CHECK, "create(%zu) returned NULL with %u other queue(s) alive", t.cap[i], i);
+      break;
+    }
+  }
+  if (!err && t.q[ISO_QUEUES - 1]) *ok = iso_run(s, &t);
+  for (unsigned i = 0; i < ISO_QUEUES; i++) {
+    if (t.q[i]) q_destroy(s, t.q[i]);
+    free(t.m[i].v);
+  }
+  free(t.buf);
+  return err;
+}
+
 /* ---------- multi-threaded stress ---------- */
 
 /*
@@ -959,6 +1218,10 @@ static int suite_body(suite *s) {
   caps[7] = (size_t)draw(&s->rng, 100, 5000);
   for (unsigned i = 0; ok && i < 8; i++) {
     err = sequential(s, caps[i], &ok);
+    if (err) return err;
+  }
+  if (ok) {
+    err = check_instances_isolated(s, &ok);
     if (err) return err;
   }
 

@@ -3,7 +3,12 @@
  *
  * Technique: thread "ping" reads the clock, pushes round number i to q1 and
  * waits until q2 gives an item back; thread "pong" pops q1 and pushes what it
- * got to q2. Ping checks the echo is i and records the round trip. One clock
+ * got XOR a per-run key to q2. Ping checks the echo is exactly i ^ key and
+ * records the round trip. The key (drawn from the clock, never 0) is what
+ * proves the item crossed the pong thread: a variant whose instances share
+ * state, so that popping q2 hands back ping's own item from q1, answers i and
+ * is caught on the first round (a fixed transform such as ~i could be faked
+ * by a variant written against this driver; a per-run key cannot). One clock
  * read per round: the end of round i is the start of round i + 1 (the loop's
  * own cost, a store into the sample array, is inside the RTT and is the same
  * for every variant). A few thousand warm-up rounds run first, not recorded;
@@ -17,7 +22,10 @@
  * with the CPU's pause hint (yielding now and then, in case both threads share
  * a CPU after all); with one CPU every failed poll yields, so the other thread
  * can run. A wait that sees nothing for 3 s is a lost item: the run is invalid
- * and both threads stop.
+ * and both threads stop. The very first round waits only as long as the time
+ * box (at least LT_FIRST_ROUND_MIN_NS, for thread start-up on a loaded
+ * machine): a queue that never moves an item is invalid ("no round trip
+ * completed in N ms") without running 3 s past its time box.
  *
  * Needs POSIX threads; pinning falls back to unpinned (and says so).
  */
@@ -41,6 +49,7 @@
 #define LT_CHECK_EVERY 1024u           /* failed polls between clock/stop checks */
 #define LT_SPIN_YIELD_EVERY 1024u      /* spin mode: failed polls between yields */
 #define LT_LINE 128
+#define LT_FIRST_ROUND_MIN_NS (250ull * 1000 * 1000) /* floor of the first round's wait */
 
 static_assert((LT_CHECK_EVERY & (LT_CHECK_EVERY - 1)) == 0, "check interval is a mask");
 static_assert((LT_SPIN_YIELD_EVERY & (LT_SPIN_YIELD_EVERY - 1)) == 0, "yield interval is a mask");
@@ -50,6 +59,8 @@ typedef struct lt_run {
   const perflab_queue_ops *ops;
   perflab_queue *q1, *q2; /* ping -> pong, pong -> ping */
   uint64_t duration_ns, max_rounds;
+  uint64_t key;           /* pong echoes v ^ key; never 0; read-only after the barrier */
+  uint64_t first_wait_ns; /* how long round 0 may wait (time box, floored, capped at the stall) */
   bool spin;              /* two CPUs or more: spin; one: yield on every failed poll */
   int cpu_ping, cpu_pong; /* -1: not pinned */
   int pin_err_ping, pin_err_pong;
@@ -77,14 +88,29 @@ static inline void lt_poll_wait(lt_run *run, uint64_t polls) {
   else perflab_cpu_relax();
 }
 
-/* Ping's waits: false after PERFLAB_STALL_NS without success (reason set). */
+/* How long round `round` may wait in all: the first round as long as the
+ * time box allows (see the design block), any later one PERFLAB_STALL_NS. */
+static inline uint64_t lt_wait_limit(const lt_run *run, uint64_t round) {
+  return round == 0 ? run->first_wait_ns : PERFLAB_STALL_NS;
+}
+
+/* Round 0: "no item moved in 200 ms: ..."; later: "round 7: ... for 3000 ms". */
+static void lt_wait_failed(lt_run *run, uint64_t round, const char *what) {
+  uint64_t ms = lt_wait_limit(run, round) / 1000000;
+  if (round == 0)
+    snprintf(run->reason, sizeof(run->reason), "no item moved in %" PRIu64 " ms (no round trip completed): round 0: %s",
+             ms, what);
+  else
+    snprintf(run->reason, sizeof(run->reason), "round %" PRIu64 ": %s for %" PRIu64 " ms", round, what, ms);
+}
+
+/* Ping's waits: false after lt_wait_limit without success (reason set). */
 static bool lt_ping_push(lt_run *run, uint64_t v, uint64_t since, uint64_t round) {
-  uint64_t polls = 0;
+  uint64_t polls = 0, limit = lt_wait_limit(run, round);
   while (!run->ops->try_push(run->q1, v)) {
     lt_poll_wait(run, ++polls);
-    if ((polls & (LT_CHECK_EVERY - 1)) == 0 && perflab_now_ns() - since >= PERFLAB_STALL_NS) {
-      snprintf(run->reason, sizeof(run->reason),
-               "round %" PRIu64 ": try_push on an empty ping queue failed for 3 s", round);
+    if ((polls & (LT_CHECK_EVERY - 1)) == 0 && perflab_now_ns() - since >= limit) {
+      lt_wait_failed(run, round, "try_push on the empty ping queue kept failing");
       return false;
     }
   }
@@ -92,24 +118,39 @@ static bool lt_ping_push(lt_run *run, uint64_t v, uint64_t since, uint64_t round
 }
 
 static bool lt_ping_pop(lt_run *run, uint64_t *out, uint64_t since, uint64_t round) {
-  uint64_t polls = 0;
+  uint64_t polls = 0, limit = lt_wait_limit(run, round);
   while (!run->ops->try_pop(run->q2, out)) {
     lt_poll_wait(run, ++polls);
-    if ((polls & (LT_CHECK_EVERY - 1)) == 0 && perflab_now_ns() - since >= PERFLAB_STALL_NS) {
-      snprintf(run->reason, sizeof(run->reason),
-               "round %" PRIu64 ": no echo for 3 s (item lost)", round);
+    if ((polls & (LT_CHECK_EVERY - 1)) == 0 && perflab_now_ns() - since >= limit) {
+      lt_wait_failed(run, round, "no echo came back (item lost)");
       return false;
     }
   }
   return true;
 }
 
-/* One round: push v, wait for its echo. false when invalid (reason set). */
+/* The slow path of lt_round: say what was wrong with the echo. */
+static void lt_report_bad_echo(lt_run *run, uint64_t v, uint64_t got) {
+  char why[160];
+  if (got == v)
+    snprintf(why, sizeof(why), "the value ping pushed came back unchanged: it never crossed the pong thread "
+             "(do the two queue instances share state?)");
+  else if ((got ^ run->key) < v)
+    snprintf(why, sizeof(why), "the echo of round %" PRIu64 " (an item delivered twice)", got ^ run->key);
+  else
+    snprintf(why, sizeof(why), "a value that was never pushed");
+  snprintf(run->reason, sizeof(run->reason),
+           "round %" PRIu64 ": sent 0x%016" PRIx64 ", expected the echo 0x%016" PRIx64
+           " (pong pushes the value XOR the run's key), got 0x%016" PRIx64 ": %s",
+           v, v, v ^ run->key, got, why);
+}
+
+/* One round: push v, wait for its echo v ^ key. false when invalid (reason set). */
 static inline bool lt_round(lt_run *run, uint64_t v, uint64_t t0) {
   uint64_t got;
   if (!lt_ping_push(run, v, t0, v) || !lt_ping_pop(run, &got, t0, v)) return false;
-  if (__builtin_expect(got != v, 0)) {
-    snprintf(run->reason, sizeof(run->reason), "round %" PRIu64 ": sent %" PRIu64 ", echo was %" PRIu64, v, v, got);
+  if (__builtin_expect(got != (v ^ run->key), 0)) {
+    lt_report_bad_echo(run, v, got);
     return false;
   }
   return true;
@@ -159,17 +200,34 @@ static void *lt_pong_main(void *arg) {
   if (run->cpu_pong >= 0) run->pin_err_pong = perflab_pin_self(run->cpu_pong);
   if (!perflab_barrier_wait(&run->barrier)) return NULL;
   const perflab_queue_ops *ops = run->ops;
-  uint64_t v, polls = 0;
+  const uint64_t key = run->key;
+  uint64_t v, polls = 0, echoes = 0;
   for (;;) {
+    /* Also between successful echoes: a variant whose instances share state
+     * can hand pong its own echoes back forever, so no poll ever fails. */
+    if ((++echoes & (LT_CHECK_EVERY - 1)) == 0 && lt_stopped(run)) return NULL;
     while (!ops->try_pop(run->q1, &v)) {
       lt_poll_wait(run, ++polls);
       if ((polls & (LT_CHECK_EVERY - 1)) == 0 && lt_stopped(run)) return NULL;
     }
+    v ^= key; /* the proof that this item went through pong */
     while (!ops->try_push(run->q2, v)) {
       lt_poll_wait(run, ++polls);
       if ((polls & (LT_CHECK_EVERY - 1)) == 0 && lt_stopped(run)) return NULL;
     }
   }
+}
+
+/* The echo key: splitmix64 of the clock and the run's address, never 0 (0
+ * would make the echo the value itself). Not secret, only unknowable to a
+ * variant built before the run. */
+static uint64_t lt_draw_key(const lt_run *run) {
+  uint64_t z = perflab_now_ns() ^ (uint64_t)(uintptr_t)run;
+  z += UINT64_C(0x9E3779B97F4A7C15);
+  z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+  z ^= z >> 31;
+  return z ? z : UINT64_C(0x9E3779B97F4A7C15);
 }
 
 static int lt_cmp(const void *a, const void *b) {
@@ -222,6 +280,10 @@ int perflab_queue_latency(const perflab_queue_ops *ops, const perflab_latency_pa
   run->duration_ns = p->duration_ns;
   run->max_rounds = p->max_rounds ? p->max_rounds : LT_DEFAULT_MAX_ROUNDS;
   run->cpu_ping = run->cpu_pong = -1;
+  run->key = lt_draw_key(run);
+  run->first_wait_ns = PERFLAB_STALL_NS;
+  if (p->duration_ns && p->duration_ns < run->first_wait_ns)
+    run->first_wait_ns = p->duration_ns < LT_FIRST_ROUND_MIN_NS ? LT_FIRST_ROUND_MIN_NS : p->duration_ns;
   atomic_init(&run->stop, false);
   /* Prefault the samples: a page fault must not land inside a round trip. */
   run->rtt = malloc(sizeof(uint64_t) * run->max_rounds);

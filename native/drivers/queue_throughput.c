@@ -23,6 +23,18 @@
  * - Nothing hangs: a producer that cannot push for 3 s, or a drain that makes
  *   no progress for 3 s (a lost item), sets a stop flag that every thread
  *   honours; the run is then invalid with the count of lost items.
+ * - A run that moved no item is invalid ("no item moved in N ms"), never a
+ *   rate of 0: every producer tries at least once whatever the time box (the
+ *   first clock check comes after TP_FAIL_CHECK_EVERY failures or
+ *   TP_CLOCK_EVERY_* calls), so on a working queue, empty at the start, some
+ *   push succeeds; when none did, try_push failed on an empty queue all along.
+ *   Likewise a queue that stops moving part way: when, for the last half of
+ *   the time box, every producer's try_push failed without a break and every
+ *   consumer's try_pop found the queue empty without a break, the queue was
+ *   neither full nor empty as it claimed, and the run is invalid. (Each side
+ *   notes when its final failing streak began at its first clock check, every
+ *   TP_FAIL_CHECK_EVERY failures, so the fast path pays nothing. A stall of one
+ *   side alone is a slow peer or a whole-process pause, and stays valid.)
  * - A failed try_ backs off (pause a few times, then sched_yield), so 4x4 on
  *   2 vCPUs completes.
  *
@@ -88,6 +100,8 @@ typedef struct tp_producer {
   int cpu;           /* -1 when not pinned */
   int pin_err;       /* written by the thread, read after join */
   uint64_t pushed;   /* written before the release on producers_done */
+  uint64_t failed;   /* push calls that moved nothing; written by the thread, read after join */
+  uint64_t stuck_since; /* start of the failing streak it ended in, 0: none; read after join */
   uint64_t *buf;     /* batch > 1 */
   pthread_t thread;
 } tp_producer;
@@ -103,6 +117,7 @@ typedef struct tp_consumer {
   int pin_err;
   uint64_t delivered; /* final, read after join */
   uint64_t end_ns;
+  uint64_t empty_since; /* start of the empty streak it ended in, 0: none; read after join */
   uint64_t *next;     /* one consumer: next expected seq per producer */
   uint64_t *last1;    /* several: 1 + last seq seen per producer (0: none) */
   uint64_t **chunks;  /* several: [producer * nchunks + chunk] -> TP_CHUNK_WORDS words */
@@ -156,7 +171,7 @@ static bool tp_stopped(tp_run *run) {
 
 /* A producer's failed push. Returns true when it must stop waiting: stop
  * requested, time box closed, or no push succeeded for PERFLAB_STALL_NS. */
-static bool tp_producer_wait(tp_producer *self, unsigned *spins, unsigned *fails, uint64_t *wait_start) {
+static bool tp_producer_wait(tp_producer *self, unsigned *spins, uint64_t *fails, uint64_t *wait_start) {
   tp_run *run = self->run;
   perflab_backoff(spins);
   if ((++*fails & (TP_FAIL_CHECK_EVERY - 1)) != 0) return false;
@@ -167,8 +182,8 @@ static bool tp_producer_wait(tp_producer *self, unsigned *spins, unsigned *fails
     *wait_start = now;
   } else if (now - *wait_start >= PERFLAB_STALL_NS) {
     tp_fail(run, 0,
-            "producer %u: try_push failed for 3 s while consumers were draining "
-            "(queue stuck full after %" PRIu64 " pushes)",
+            "producer %u: try_push failed for 3 s without a break after %" PRIu64
+            " successful pushes (queue stuck full, or not accepting items)",
             self->index, self->pushed);
     return true;
   }
@@ -191,8 +206,8 @@ static void *tp_producer_main(void *arg) {
   perflab_queue *q = run->q;
   const uint64_t tag = (uint64_t)self->index << TP_PRODUCER_SHIFT;
   const uint64_t max = run->max_items;
-  uint64_t pushed = 0;
-  unsigned spins = 0, fails = 0, calls = 0;
+  uint64_t pushed = 0, fails = 0;
+  unsigned spins = 0, calls = 0;
   uint64_t wait_start = 0;
 
   if (run->batch == 1) {
@@ -240,6 +255,8 @@ static void *tp_producer_main(void *arg) {
     }
   }
   self->pushed = pushed;
+  self->failed = fails;
+  self->stuck_since = wait_start; /* reset by every success, so: the final streak */
   /* release: pairs with the consumers' acquire load of producers_done.
    * Guarantees a consumer that sees all producers done also sees every
    * producer's final `pushed` (RMWs continue the release sequence, so the last
@@ -326,6 +343,7 @@ static void *tp_consumer_main(void *arg) {
   perflab_queue *q = run->q;
   const unsigned batch = run->batch;
   uint64_t delivered = 0, last_pub = 0, total = UINT64_MAX;
+  uint64_t empty_polls = 0, empty_since = 0;
   unsigned spins = 0;
   uint64_t one;
 
@@ -353,6 +371,7 @@ static void *tp_consumer_main(void *arg) {
         break;
       }
       spins = 0;
+      empty_since = 0;
       if (delivered - last_pub >= TP_PUBLISH_EVERY) {
         tp_publish(self, delivered);
         last_pub = delivered;
@@ -376,10 +395,12 @@ static void *tp_consumer_main(void *arg) {
       for (unsigned p = 0; p < run->producers; p++) total += run->prod[p].pushed;
     }
     if (total != UINT64_MAX && tp_sum_published(run) >= total) break;
+    if ((++empty_polls & (TP_FAIL_CHECK_EVERY - 1)) == 0 && empty_since == 0) empty_since = perflab_now_ns();
     perflab_backoff(&spins);
   }
   self->end_ns = perflab_now_ns();
   self->delivered = delivered;
+  self->empty_since = empty_since;
   tp_publish(self, delivered);
   /* relaxed: pairs with the drain watcher's relaxed load. Guarantees only the
    * count of finished consumers; end_ns and delivered are read after
@@ -449,9 +470,10 @@ static void tp_check_single(tp_run *run, uint64_t total) {
   for (unsigned p = 0; p < run->producers; p++) {
     uint64_t pushed = run->prod[p].pushed, got = c->next[p];
     if (got > pushed) {
+      /* got is the next seq expected, so got - 1 is the highest delivered. */
       tp_fail(run, 0, "producer %u: seq %" PRIu64 " delivered but only %" PRIu64
-              " were pushed (try_push reported failure for an item it enqueued)",
-              p, pushed, pushed);
+              " were pushed (seqs 0..%" PRIu64 "; try_push reported failure for an item it enqueued)",
+              p, got - 1, pushed, pushed ? pushed - 1 : 0);
       return;
     }
     if (got < pushed) {
@@ -462,6 +484,41 @@ static void tp_check_single(tp_run *run, uint64_t total) {
   if (lost)
     tp_fail(run, 0, "lost %" PRIu64 " of %" PRIu64 " items (first missing: producer %" PRIu64 " seq %" PRIu64 ")",
             lost, total, lost_p, lost_s);
+}
+
+/* After join, a run that delivered nothing and found nothing else wrong: no
+ * push ever succeeded (a pushed item that was never delivered is reported as
+ * lost before this), so try_push failed on an empty queue all along. */
+static void tp_fail_nothing_moved(tp_run *run, uint64_t end_ns) {
+  uint64_t calls = 0;
+  for (unsigned p = 0; p < run->producers; p++) calls += run->prod[p].failed;
+  tp_fail(run, 0,
+          "no item moved in %" PRIu64 " ms: all %" PRIu64 " %s calls of %u producer(s) failed on a queue "
+          "nothing was ever pushed into",
+          (end_ns - run->start_ns) / 1000000, calls, run->batch > 1 ? "try_push_bulk" : "try_push", run->producers);
+}
+
+/* After join, a time-boxed run that moved items and found nothing else wrong:
+ * invalid when for the last half of the box every producer was failing to
+ * push and every consumer found the queue empty, without a break (see the
+ * design block). */
+static void tp_check_tail_stall(tp_run *run, uint64_t duration_ns, uint64_t delivered) {
+  uint64_t cutoff = run->deadline_ns - duration_ns / 2, since = 0;
+  for (unsigned p = 0; p < run->producers; p++) {
+    uint64_t t = run->prod[p].stuck_since;
+    if (t == 0 || t > cutoff) return;
+    if (t > since) since = t;
+  }
+  for (unsigned c = 0; c < run->consumers; c++) {
+    uint64_t t = run->cons[c].empty_since;
+    if (t == 0 || t > cutoff) return;
+    if (t > since) since = t;
+  }
+  tp_fail(run, 0,
+          "no item moved in the last %" PRIu64 " ms of the %" PRIu64 " ms time box: from %" PRIu64
+          " ms on, after %" PRIu64 " items, every %s failed and every %s found the queue empty",
+          (run->deadline_ns - since) / 1000000, duration_ns / 1000000, (since - run->start_ns) / 1000000, delivered,
+          run->batch > 1 ? "try_push_bulk" : "try_push", run->batch > 1 ? "try_pop_bulk" : "try_pop");
 }
 
 static void tp_free(tp_run *run) {
@@ -641,6 +698,8 @@ int perflab_queue_throughput(const perflab_queue_ops *ops, const perflab_through
   else tp_merge(run, total);
   if (stalled && !run->reason[0])
     tp_fail(run, 0, "drain made no progress for 3 s: %" PRIu64 " of %" PRIu64 " items delivered", delivered, total);
+  if (delivered == 0 && !run->reason[0]) tp_fail_nothing_moved(run, end_ns);
+  if (run->deadline_ns && !run->reason[0]) tp_check_tail_stall(run, p->duration_ns, delivered);
 
   /* Affinity text, in thread order; a summary when the full list does not fit. */
   if (ncpu > 0) {
