@@ -9,7 +9,7 @@ export npm_config_nodedir="${npm_config_nodedir:-/usr}"
 jobs="${PERFLAB_JOBS:-2}"
 
 echo "perflab build: cmake-js -> build-cmake/" >&2
-npx --no-install cmake-js build --out build-cmake --parallel "$jobs" --log-level warn
+node node_modules/cmake-js/bin/cmake-js build --out build-cmake --parallel "$jobs" --log-level warn
 
 if [ "${1:-}" = sanitize ]; then
   for san in thread address; do

@@ -6,7 +6,7 @@
 # Exits non-zero on any failure; the last line sums up: "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export npm_config_nodedir="${npm_config_nodedir:-/usr}"
+nodedir="${npm_config_nodedir:-/usr}"
 
 passed=0; failed=0; skipped=0; broken=0
 log_dir=$(mktemp -d "${TMPDIR:-/tmp}/perflab-test.XXXXXX")
@@ -16,8 +16,10 @@ step() { printf '\n== %s\n' "$*"; }
 
 # Builds are incremental: cheap when setup.sh already ran.
 step "build: tsc, node-gyp, cmake-js, sanitizers"
-npm run --silent build:ts || broken=1
-[ -f build/Release/perflab.node ] && [ -f build/Release/perflab-runner ] || npx --no-install node-gyp rebuild --nodedir="$npm_config_nodedir" -j 2 >/dev/null || broken=1
+node node_modules/typescript/bin/tsc -p tsconfig.json || broken=1
+gyp=node_modules/node-gyp/bin/node-gyp.js
+if [ -f build/Makefile ]; then node "$gyp" build --nodedir="$nodedir" -j 2 >/dev/null || broken=1   # incremental
+else node "$gyp" rebuild --nodedir="$nodedir" -j 2 >/dev/null || broken=1; fi
 bash scripts/build-native.sh sanitize || broken=1
 if [ "$broken" -ne 0 ]; then echo "perflab test: a build failed (see above)"; echo "0 passed, 1 failed"; exit 1; fi
 
@@ -41,7 +43,7 @@ run_vitest() {
   local build=$1
   step "vitest (PERFLAB_BUILD=$build)"
   local json="$log_dir/vitest-$build.json"
-  PERFLAB_BUILD=$build npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$json"
+  PERFLAB_BUILD=$build node node_modules/vitest/vitest.mjs run --reporter=default --reporter=json --outputFile.json="$json"
   local rc=$?
   if [ ! -s "$json" ]; then failed=$((failed + 1)); return; fi
   local counts
