@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { PerflabError } from '../errors.js';
+import { killActiveRunners } from '../native/runner.js';
 import { packageRoot } from '../paths.js';
 import { registerBench } from './bench.js';
 import { registerDoctor } from './doctor.js';
@@ -16,6 +17,15 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run perflab --help for the commands)');
   registerBench(program);
   registerDoctor(program);
+  // Ctrl-C or a kill: end the runners we started (they run in their own process
+  // groups), then exit; the measurement lock is released by its exit handler.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      killActiveRunners();
+      process.stderr.write(`\nperflab: interrupted (${sig}); nothing was printed for unfinished work\n`);
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
   try {
     process.exitCode = 0;
     await program.parseAsync(argv, { from: 'user' });

@@ -57,6 +57,21 @@ export function runnerPath(build: NativeBuild = selectedBuild()): string {
 
 const MAX_STDERR = 64 * 1024;
 
+/** Process groups of the runners in flight, so an interrupted harness can end them. */
+const active = new Set<number>();
+
+/** Kills every runner still running (its whole process group). Used on SIGINT/SIGTERM. */
+export function killActiveRunners(): void {
+  for (const pid of active) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  active.clear();
+}
+
 /**
  * Runs the native runner in a child process and returns its result. The result
  * comes back on a private descriptor (fd 3) carrying a per-run nonce, so text a
@@ -76,6 +91,7 @@ export async function runRunner(args: string[], options: RunnerOptions = {}): Pr
       env: options.env ?? process.env,
       detached: true, // its own process group: a timeout kills the runner and anything it started
     });
+    if (child.pid !== undefined) active.add(child.pid);
     let resultText = '';
     let stderr = '';
     let timedOut = false;
@@ -90,6 +106,7 @@ export async function runRunner(args: string[], options: RunnerOptions = {}): Pr
     const settle = (outcome: RunnerOutcome) => {
       if (settled) return;
       settled = true;
+      if (child.pid !== undefined) active.delete(child.pid);
       clearTimeout(timer);
       clearTimeout(grace);
       // A descendant that escaped the process group may still hold our pipes:

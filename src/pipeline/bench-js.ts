@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult, BenchSkip, Progress } from './bench-types.js';
-import { median, medianCI, ratioOfMedians, relativeSpread } from '../stats/summary.js';
+import { median, medianCI, pairedRatio, relativeSpread } from '../stats/summary.js';
 
 export const JS_WORKLOADS = ['cross_worker', 'per_call'] as const;
 
@@ -103,8 +103,7 @@ export async function benchJsFamily(opts: JsBenchOptions): Promise<{ results: Be
         }
         const row = summarise('js', scenario, 'cross_worker', { batch: group.batch }, 'items_per_s', 'items/s', true, values.get(scenario)!);
         if (!failed.has(base)) {
-          const { ratio, ci95 } = ratioOfMedians(values.get(base)!, row.samples, true);
-          row.vs_baseline = { variant: base, ratio, ci95 };
+          row.vs_baseline = { variant: base, ...pairedRatio(values.get(base)!, row.samples, true) };
         }
         results.push(row);
       }

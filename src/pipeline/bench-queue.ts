@@ -13,7 +13,7 @@ import type { BenchResult, BenchSkip, Progress } from './bench-types.js';
 import { builtinVariantNames, builtinVariantSource } from '../native/sources.js';
 import { UsageError } from '../errors.js';
 import { BASELINE, METRICS, planQueueCells, sampleQueueCell, variantHasBulk, type PlanVariant, type QueueCell, type QueueFamily, type QueueWorkload, type SampleTiming } from '../families/queue.js';
-import { median, medianCI, ratioOfMedians, relativeSpread } from '../stats/summary.js';
+import { median, medianCI, pairedRatio, relativeSpread } from '../stats/summary.js';
 
 /** The seed of the conformance run that gates every benchmark (perflab check draws hidden ones). */
 const CONFORMANCE_SEED = 1;
@@ -170,7 +170,6 @@ function attachBaselineRatios(results: BenchResult[], family: QueueFamily): void
       r.vs_baseline = null;
       continue;
     }
-    const { ratio, ci95 } = ratioOfMedians(b.samples, r.samples, r.higher_is_better);
-    r.vs_baseline = { variant: b.variant, ratio, ci95 };
+    r.vs_baseline = { variant: b.variant, ...pairedRatio(b.samples, r.samples, r.higher_is_better) };
   }
 }

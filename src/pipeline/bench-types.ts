@@ -12,8 +12,13 @@ export interface BenchResult {
   median: number;
   ci95: [number, number];
   samples: number[];
-  /** Ratio to the baseline variant of the same group, measured in the same run (> 1: better). */
-  vs_baseline?: { variant: string; ratio: number; ci95: [number, number] } | null;
+  /**
+   * Ratio to the baseline variant of the same group, measured in the same run
+   * (> 1: better): the median of per-round ratios (samples of one round are
+   * taken back to back, so the machine's phase cancels), with a bootstrap 95%
+   * interval over rounds.
+   */
+  vs_baseline?: { variant: string; ratio: number; ci95: [number, number]; method: 'paired-rounds' | 'ratio-of-medians' } | null;
   /** Resource use per sample, where the runner measured it. */
   rusage?: { user_s: number; sys_s: number; voluntary_ctx: number; involuntary_ctx: number }[];
   affinity?: string;

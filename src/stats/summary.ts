@@ -84,3 +84,21 @@ export function relativeSpread(values: readonly number[]): number {
   if (m === 0) return 0;
   return (Math.max(...values) - Math.min(...values)) / Math.abs(m);
 }
+
+/**
+ * Paired ratio over interleaved rounds: sample i of `a` and of `b` were taken in
+ * the same round, minutes apart at most, so each round's ratio cancels the
+ * machine's phase. Returns the median of the per-round ratios (> 1: b is
+ * better, whatever the metric's direction) with a bootstrap interval over
+ * rounds. Falls back to the ratio of medians when the rounds do not line up.
+ */
+export function pairedRatio(
+  a: readonly number[],
+  b: readonly number[],
+  higherIsBetter: boolean,
+  options: BootstrapOptions = {},
+): { ratio: number; ci95: [number, number]; method: 'paired-rounds' | 'ratio-of-medians' } {
+  if (a.length !== b.length || a.length < 2) return { ...ratioOfMedians(a, b, higherIsBetter, options), method: 'ratio-of-medians' };
+  const per = a.map((ai, i) => (higherIsBetter ? b[i]! / ai : ai / b[i]!));
+  return { ratio: median(per), ci95: medianCI(per, options), method: 'paired-rounds' };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { median, medianCI, prng, quantile, ratioOfMedians, relativeSpread } from '../../src/stats/summary.js';
+import { median, medianCI, pairedRatio, prng, quantile, ratioOfMedians, relativeSpread } from '../../src/stats/summary.js';
 
 describe('stats on synthetic samples', () => {
   it('median and quantiles interpolate between order statistics', () => {
@@ -46,5 +46,22 @@ describe('stats on synthetic samples', () => {
   it('relative spread flags noisy samples', () => {
     expect(relativeSpread([100, 100, 100])).toBe(0);
     expect(relativeSpread([50, 100, 150])).toBe(1);
+  });
+
+  it('paired rounds cancel a machine phase that swamps the ratio of medians', () => {
+    // rounds 1-2 in a 4x slower phase for both arms; b is 1.25x better throughout
+    const phase = [4, 4, 1, 1, 1, 1, 1];
+    const a = phase.map((p, i) => 100 / p + (i % 3));
+    const b = phase.map((p, i) => (125 / p) * (1 + 0.01 * (i % 2)));
+    const paired = pairedRatio(a, b, true);
+    expect(paired.method).toBe('paired-rounds');
+    expect(paired.ratio).toBeGreaterThan(1.2);
+    expect(paired.ratio).toBeLessThan(1.3);
+    expect(paired.ci95[0]).toBeGreaterThan(1.15);
+    expect(paired.ci95[1] - paired.ci95[0]).toBeLessThan(ratioOfMedians(a, b, true).ci95[1] - ratioOfMedians(a, b, true).ci95[0]);
+    // lower is better: a/b per round
+    expect(pairedRatio([200, 50], [100, 25], false).ratio).toBe(2);
+    // unequal lengths cannot be paired
+    expect(pairedRatio([1, 2, 3], [1, 2], true).method).toBe('ratio-of-medians');
   });
 });
