@@ -41,7 +41,10 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 
 # 3. npm dependencies; `npm ci` also runs node-gyp (the install script), which
 #    builds build/Release/perflab.node and build/Release/perflab-runner.
-say "npm ci (builds the node-gyp addon and runner)"
+# Node's headers for every native build npm runs (ours and better-sqlite3's,
+# which builds from source when its prebuilt binary cannot be downloaded).
+export npm_config_nodedir="${npm_config_nodedir:-/usr}"
+say "npm ci (builds the node-gyp addon and runner, and better-sqlite3)"
 npm ci --no-audit --no-fund
 
 # 4. The cmake-js build (addon, runner, built-in variants, native tests) and the
