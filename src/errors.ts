@@ -6,7 +6,8 @@ export type PerflabErrorCode =
   | 'ERR_PERFLAB_COMPILE'
   | 'ERR_PERFLAB_RUNNER'
   | 'ERR_PERFLAB_DISPOSED'
-  | 'ERR_PERFLAB_BAD_BUFFER';
+  | 'ERR_PERFLAB_BAD_BUFFER'
+  | 'ERR_PERFLAB_STORE';
 
 /** Base class of perflab's own errors; `exitCode` follows INTERFACES.md (2 usage, 3 environment). */
 export class PerflabError extends Error {

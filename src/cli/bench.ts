@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { BASELINE, QUEUE_FAMILIES, QUEUE_WORKLOADS, type QueueFamily, type QueueWorkload } from '../families/queue.js';
@@ -8,6 +9,7 @@ import { envFingerprint } from '../pipeline/env.js';
 import { acquireMeasureLock } from '../pipeline/lock.js';
 import { stderrProgress } from '../report/progress.js';
 import { renderBench } from '../report/table.js';
+import { openStore, type VariantHashes } from '../store/index.js';
 import { emit } from './output.js';
 
 const FAMILIES = [...QUEUE_FAMILIES, 'js'] as const;
@@ -20,6 +22,7 @@ interface BenchFlags {
   quick?: boolean;
   json?: boolean;
   samples?: string;
+  store?: string;
 }
 
 /** Sample plan: the default run takes a few minutes here; --quick about one. */
@@ -98,7 +101,36 @@ export async function runBench(flags: BenchFlags): Promise<number> {
     timing: { started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, samples_per_cell: plan.samples, sample_ms: plan.durationMs, js_sample_ms: plan.jsDurationMs, quick },
   };
   emit(flags.json === true, doc, () => renderBench(doc));
+  recordInStore(doc, flags);
   return failures.length > 0 ? 1 : 0;
+}
+
+/**
+ * Keeps the document in the store (after it was printed): the variants given as
+ * files are stored by content hash, then the runs. A store failure only warns;
+ * the printed results stand.
+ */
+function recordInStore(doc: BenchDocument, flags: BenchFlags): void {
+  try {
+    const store = openStore(flags.store);
+    try {
+      const hashes: VariantHashes = {};
+      const family = flags.family;
+      if (family === 'spsc' || family === 'mpmc') {
+        for (const ref of flags.variant ?? []) {
+          if (store.builtinHash(family, ref)) continue;
+          const { name, source } = resolveVariantRef(family, ref);
+          const v = store.upsertVariant({ name, family, origin: 'file', source: readFileSync(source, 'utf8'), sourcePath: source });
+          (hashes[family] ??= {})[name] = v.hash;
+        }
+      }
+      store.recordBench(doc, hashes);
+    } finally {
+      store.close();
+    }
+  } catch (err) {
+    process.stderr.write(`perflab: warning: the results were not recorded in the store: ${(err as Error).message} (the printed results are complete)\n`);
+  }
 }
 
 export function registerBench(program: Command): void {
@@ -111,6 +143,7 @@ export function registerBench(program: Command): void {
     .option('--samples <n>', 'samples per cell (default 7, --quick 3)')
     .option('--quick', 'a smoke run: fewer, shorter samples (about a minute)')
     .option('--json', 'print one JSON document on stdout (progress stays on stderr)')
+    .option('--store <path>', 'record the results in this store (default: $PERFLAB_STORE, else ./.perflab/perflab.db)')
     .action(async (flags: BenchFlags) => {
       process.exitCode = await runBench(flags);
     });
