@@ -49,7 +49,7 @@ npm ci --no-audit --no-fund
 
 # 4. The cmake-js build (addon, runner, built-in variants, native tests) and the
 #    TypeScript build.
-bash scripts/build-native.sh
+bash scripts/build-native.sh sanitize   # the TSan/ASan runners are what perflab check's sanitize stage runs
 say "tsc"
 npm run --silent build:ts
 say "done. Try: npx perflab doctor   |   npm run bench   |   npm test"

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { loadBinding } from '../native/binding.js';
 import { buildDir } from '../paths.js';
+import { sandboxBackstopNote, sandboxCapabilities } from '../pipeline/sandbox.js';
 import { renderTable } from '../report/table.js';
 import { emit } from './output.js';
 
@@ -39,6 +40,77 @@ function sanitizerCheck(flag: string, label: string): DoctorCheck {
   }
 }
 
+/**
+ * What the sandbox (src/pipeline/sandbox.ts) can enforce here, one check per
+ * protection; a missing one says what variant code can then do, and the fix.
+ */
+export function sandboxChecks(): DoctorCheck[] {
+  const c = sandboxCapabilities(true);
+  const checks: DoctorCheck[] = [];
+  const who = c.root ? 'root' : `uid ${process.getuid?.()}`;
+  checks.push(
+    c.uidSwitch.ok && c.noNewPrivs.ok
+      ? { name: 'sandbox: user', ok: true, detail: c.uidSwitch.detail }
+      : {
+          name: 'sandbox: user', ok: false,
+          detail: `${c.uidSwitch.ok ? c.noNewPrivs.detail : c.uidSwitch.detail}: NOT ENFORCED${c.root ? ' - variant code runs as root, where rlimits on processes and files do not bind' : ' - no no_new_privs'}`,
+          remedy: 'install util-linux (setpriv) and run perflab as root, or as an unprivileged user',
+        },
+  );
+  checks.push(
+    c.namespaces.mode
+      ? { name: 'sandbox: namespaces', ok: true, detail: `${c.namespaces.detail}; a timeout kills the whole namespace` }
+      : {
+          name: 'sandbox: namespaces', ok: false,
+          detail: `${c.namespaces.detail}: NOT ENFORCED - variant code shares the network, and a descendant that leaves the process group can outlive its run`,
+          remedy: c.root ? 'install util-linux (unshare); a seccomp/container policy may forbid unshare(2)' : 'run as root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 / user.max_user_namespaces > 0)',
+        },
+  );
+  if (c.namespaces.mode) {
+    checks.push(
+      c.loopback.ok
+        ? { name: 'sandbox: network', ok: true, detail: 'loopback only (a fresh network namespace)' }
+        : { name: 'sandbox: network', ok: false, detail: `${c.loopback.detail} (isolated, but variants that use loopback fail)`, remedy: 'apt-get install iproute2' },
+    );
+  }
+  checks.push(
+    c.mounts.ok && c.namespaces.mode
+      ? { name: 'sandbox: filesystem', ok: true, detail: c.mounts.detail }
+      : {
+          name: 'sandbox: filesystem', ok: false,
+          detail: `${c.namespaces.mode ? c.mounts.detail : 'no mount namespace'}: NOT ENFORCED - variant code can write wherever ${who === 'root' ? 'uid 65534' : who} can (e.g. /tmp) and read the repo`,
+          remedy: 'allow mount namespaces (unshare --mount) and tmpfs mounts inside them',
+        },
+  );
+  const cg = c.cgroup;
+  checks.push(
+    cg.memoryParent
+      ? { name: 'sandbox: memory', ok: true, detail: `memory bound by ${cg.detail.split(':')[0]} (${cg.memoryParent}); ${sandboxBackstopNote}` }
+      : c.watchdog.ok
+        ? {
+            name: 'sandbox: memory', ok: false,
+            detail: `no writable memory cgroup (${cg.detail}); FALLBACK: an RSS watchdog ${c.watchdog.detail}; ${sandboxBackstopNote}`,
+            remedy: 'run as root with a writable cgroup v2 (memory and pids controllers) or v1 memory hierarchy for a hard bound',
+          }
+        : { name: 'sandbox: memory', ok: false, detail: `no memory cgroup and ${c.watchdog.detail}: NOT ENFORCED - a memory hog can take the machine`, remedy: 'mount /proc, or give perflab a writable cgroup' },
+  );
+  checks.push(
+    cg.pidsParent
+      ? { name: 'sandbox: processes', ok: true, detail: `pids cgroup (${cg.pidsParent}): a fork bomb is stopped at the run's task limit` }
+      : {
+          name: 'sandbox: processes', ok: false,
+          detail: `no writable pids cgroup; FALLBACK: RLIMIT_NPROC only${c.rlimits.ok ? '' : ' - and that is not set either'}, which counts every process of the sandbox uid machine-wide`,
+          remedy: 'run as root with a writable cgroup (pids controller)',
+        },
+  );
+  checks.push(
+    c.rlimits.ok
+      ? { name: 'sandbox: rlimits', ok: true, detail: c.rlimits.detail }
+      : { name: 'sandbox: rlimits', ok: false, detail: `${c.rlimits.detail}: NOT ENFORCED`, remedy: 'install util-linux (prlimit) and let variant code run as an unprivileged user' },
+  );
+  return checks;
+}
+
 export function runDoctorChecks(): DoctorCheck[] {
   const checks: DoctorCheck[] = [];
   try {
@@ -66,10 +138,7 @@ export function runDoctorChecks(): DoctorCheck[] {
   const cores = spawnSync('nproc', [], { encoding: 'utf8' }).stdout?.trim() ?? '?';
   const pin = sh('taskset', ['-c', '0', 'true']);
   checks.push(pin.ok && Number(cores) >= 2 ? { name: 'pinning', ok: true, detail: `${cores} CPUs allowed; threads pinned apart` } : { name: 'pinning', ok: false, detail: `${cores} CPU(s) allowed${pin.ok ? '' : '; sched_setaffinity refused'}`, remedy: 'producer/consumer pairs share a CPU: throughput and latency figures are not comparable with 2+ CPU machines' });
-  const ns = sh('unshare', ['--pid', '--net', '--fork', '--mount-proc', 'true']);
-  checks.push(ns.ok ? { name: 'namespaces', ok: true, detail: 'new PID and network namespaces work (unshare)' } : { name: 'namespaces', ok: false, detail: `unshare --pid --net fails: ${ns.out.split('\n')[0]}`, remedy: 'run as root or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1); the sandbox (a later issue) needs them' });
-  const uid = sh('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--no-new-privs', 'true']);
-  checks.push(uid.ok ? { name: 'uid switch', ok: true, detail: 'setpriv can drop to an unprivileged uid with no_new_privs' } : { name: 'uid switch', ok: false, detail: `setpriv fails: ${uid.out.split('\n')[0]}`, remedy: 'install util-linux and run as root so generated code can run as an unprivileged user' });
+  checks.push(...sandboxChecks());
   return checks;
 }
 

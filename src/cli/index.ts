@@ -5,7 +5,10 @@ import { PerflabError } from '../errors.js';
 import { killActiveRunners } from '../native/runner.js';
 import { packageRoot } from '../paths.js';
 import { registerBench } from './bench.js';
+import { registerCheck } from './check.js';
+import { registerCompare } from './compare.js';
 import { registerDoctor } from './doctor.js';
+import { registerVariants } from './variants.js';
 
 /** The `perflab` command line; returns the process exit code (INTERFACES.md). */
 export async function main(argv: string[]): Promise<number> {
@@ -16,6 +19,9 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError('(run perflab --help for the commands)');
   registerBench(program);
+  registerCheck(program);
+  registerCompare(program);
+  registerVariants(program);
   registerDoctor(program);
   // Ctrl-C or a kill: end the runners we started (they run in their own process
   // groups), then exit; the measurement lock is released by its exit handler.

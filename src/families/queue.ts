@@ -2,10 +2,7 @@
  * The queue families (`spsc`, `mpmc`): their workloads, the cells a bench runs,
  * and how one sample of a cell is taken (one runner process per sample).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runRunner, type RunnerOutcome } from '../native/runner.js';
+import { runRunner, type RunnerOptions, type RunnerOutcome } from '../native/runner.js';
 
 export type QueueFamily = 'spsc' | 'mpmc';
 export const QUEUE_FAMILIES: readonly QueueFamily[] = ['spsc', 'mpmc'];
@@ -111,9 +108,9 @@ export async function variantHasBulk(family: QueueFamily, path: string): Promise
 }
 
 /** Takes one sample of a cell in a fresh runner process. */
-export async function sampleQueueCell(cell: QueueCell, timing: SampleTiming): Promise<SampleOutcome> {
-  if (cell.workload === 'op_cost') return await sampleOpCost(cell, timing);
-  const outcome = await runRunner(runnerArgs(cell, timing), { timeoutMs: 30_000 + timing.durationMs * 4 });
+export async function sampleQueueCell(cell: QueueCell, timing: SampleTiming, runner: Pick<RunnerOptions, 'sandbox'> = {}): Promise<SampleOutcome> {
+  if (cell.workload === 'op_cost') return await sampleOpCost(cell, timing, runner);
+  const outcome = await runRunner(runnerArgs(cell, timing), { timeoutMs: 30_000 + timing.durationMs * 4, sandbox: runner.sandbox });
   const failed = failure(outcome);
   if (failed || outcome.kind !== 'result') return failed!;
   const m = outcome.result.metrics;
@@ -141,28 +138,26 @@ async function valgrindMissing(): Promise<string | null> {
  * on the measured loop alone, in a clean environment, so the count is the same
  * run to run. instructions_per_op = instructions of the loop / ops.
  */
-async function sampleOpCost(cell: QueueCell, timing: SampleTiming): Promise<SampleOutcome> {
+async function sampleOpCost(cell: QueueCell, timing: SampleTiming, runner: Pick<RunnerOptions, 'sandbox'>): Promise<SampleOutcome> {
   const missing = await valgrindMissing();
   if (missing) return { ok: false, kind: 'unsupported', reason: missing };
-  const dir = mkdtempSync(join(tmpdir(), 'perflab-callgrind-'));
-  try {
-    const out = join(dir, 'callgrind.out');
-    const wrapper = ['valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`, '--collect-atstart=no', '--toggle-collect=perflab_op_cost_loop', '--quiet'];
-    const outcome = await runRunner(runnerArgs(cell, timing), { wrapper, timeoutMs: 120_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-    const failed = failure(outcome);
-    if (failed) return failed;
-    const ir = callgrindTotal(readFileSync(out, 'utf8'));
-    if (ir === undefined) return { ok: false, kind: 'failed', reason: 'callgrind wrote no instruction total' };
-    const ops = cell.params.ops!;
-    if (!(ir > 0)) return { ok: false, kind: 'invalid', reason: 'callgrind counted no instruction in the measured loop' };
-    return { ok: true, values: { instructions_per_op: ir / ops } };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // callgrind's own summary at exit ("==pid== Collected : N") goes to its log on
+  // stderr after anything the variant printed, so this works inside the sandbox
+  // too (no profile file to fetch); the last such line counts.
+  const wrapper = ['valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null', '--collect-atstart=no', '--toggle-collect=perflab_op_cost_loop'];
+  const outcome = await runRunner(runnerArgs(cell, timing), { wrapper, timeoutMs: 120_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, sandbox: runner.sandbox });
+  const failed = failure(outcome);
+  if (failed) return failed;
+  const ir = callgrindTotal(outcome.stderr);
+  if (ir === undefined) return { ok: false, kind: 'failed', reason: 'callgrind wrote no instruction total' };
+  const ops = cell.params.ops!;
+  if (!(ir > 0)) return { ok: false, kind: 'invalid', reason: 'callgrind counted no instruction in the measured loop' };
+  return { ok: true, values: { instructions_per_op: ir / ops } };
 }
 
-/** The `totals:` (or `summary:`) instruction count of a callgrind output file. */
+/** The instruction count of callgrind's exit summary (`==pid== Collected : N`), the last one in `text`. */
 export function callgrindTotal(text: string): number | undefined {
-  const m = /^(?:totals|summary):\s+(\d+)/m.exec(text);
-  return m ? Number(m[1]) : undefined;
+  const all = [...text.matchAll(/^==\d+== Collected : (\d+)$/gm)];
+  const last = all[all.length - 1];
+  return last ? Number(last[1]) : undefined;
 }

@@ -4,6 +4,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PerflabError } from '../errors.js';
 import { buildDir, type NativeBuild } from '../paths.js';
+import { prepareSandbox, type PreparedSandbox, type SandboxOptions, type SandboxReport } from '../pipeline/sandbox.js';
+
+export type { SandboxOptions, SandboxReport } from '../pipeline/sandbox.js';
 
 /** The runner's result document (native/runner/runner.c), one per run. */
 export interface RunnerResult {
@@ -23,8 +26,8 @@ export interface RunnerResult {
 
 /** How one runner process ended: a result handed back, or the reason there is none. */
 export type RunnerOutcome =
-  | { kind: 'result'; result: RunnerResult; exitCode: number; stderr: string; wallMs: number }
-  | { kind: 'failed'; reason: string; exitCode: number | null; signal: NodeJS.Signals | null; stderr: string; wallMs: number };
+  | { kind: 'result'; result: RunnerResult; exitCode: number; stderr: string; wallMs: number; sandbox?: SandboxReport }
+  | { kind: 'failed'; reason: string; exitCode: number | null; signal: NodeJS.Signals | null; stderr: string; wallMs: number; sandbox?: SandboxReport };
 
 export interface RunnerOptions {
   /** Kill the runner after this long (default 60 s). */
@@ -35,7 +38,15 @@ export interface RunnerOptions {
   wrapper?: string[];
   /** Use this runner executable instead of a build's (sanitizer builds). */
   runnerPath?: string;
+  /** The runner's environment. In the sandbox only its *SAN_OPTIONS variables pass (add others with sandbox.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Run inside the sandbox (src/pipeline/sandbox.ts): unprivileged user, new
+   * PID/net/IPC/mount namespaces, rlimits, a memory bound, scratch dir, clean
+   * environment. `{}` takes the defaults; `false` or absent runs unsandboxed
+   * (trusted, built-in code only). The outcome's `sandbox` says what held.
+   */
+  sandbox?: SandboxOptions | false;
 }
 
 /** The native build in use: PERFLAB_BUILD when set, else gyp's if built, else cmake's. */
@@ -59,8 +70,10 @@ const MAX_STDERR = 64 * 1024;
 
 /** Process groups of the runners in flight, so an interrupted harness can end them. */
 const active = new Set<number>();
+/** Sandboxes in flight: their cgroups and scratch dirs go with them. */
+const activeSandboxes = new Set<PreparedSandbox>();
 
-/** Kills every runner still running (its whole process group). Used on SIGINT/SIGTERM. */
+/** Kills every runner still running (its whole process group, its sandbox). Used on SIGINT/SIGTERM. */
 export function killActiveRunners(): void {
   for (const pid of active) {
     try {
@@ -70,28 +83,59 @@ export function killActiveRunners(): void {
     }
   }
   active.clear();
+  for (const sb of activeSandboxes) sb.abort();
+  activeSandboxes.clear();
+}
+
+const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGTRAP', 'SIGSYS']);
+
+/** The reason of a runner that died of a signal. */
+function signalReason(signal: NodeJS.Signals): string {
+  if (CRASH_SIGNALS.has(signal)) return `crashed: ${signal}`;
+  if (signal === 'SIGXCPU') return 'cpu: exceeded its CPU-time limit (SIGXCPU)';
+  if (signal === 'SIGXFSZ') return 'file size: exceeded its file-size limit (SIGXFSZ)';
+  return `killed: ${signal}`;
 }
 
 /**
  * Runs the native runner in a child process and returns its result. The result
  * comes back on a private descriptor (fd 3) carrying a per-run nonce, so text a
  * variant prints on stdout can never pass for a result. A crash, a timeout or a
- * missing/garbled result is a `failed` outcome with the reason, never a throw.
+ * missing/garbled result is a `failed` outcome with the reason, never a throw:
+ * "crashed: SIGSEGV", "hang: timed out after N s", "memory: exceeded N MiB",
+ * "processes: hit the limit of N tasks", "... handed back no result", "... nonce".
+ * With `sandbox`, the run goes through src/pipeline/sandbox.ts.
  */
 export async function runRunner(args: string[], options: RunnerOptions = {}): Promise<RunnerOutcome> {
   const exe = options.runnerPath ?? runnerPath(options.build);
   const nonce = randomBytes(12).toString('hex');
   const fullArgs = [...args, '--result-fd', '3', '--nonce', nonce];
-  const argv = options.wrapper && options.wrapper.length > 0 ? [...options.wrapper, exe, ...fullArgs] : [exe, ...fullArgs];
   const timeoutMs = options.timeoutMs ?? 60_000;
   const started = performance.now();
+  let sandbox: PreparedSandbox | undefined;
+  if (options.sandbox) {
+    try {
+      sandbox = prepareSandbox({ runner: exe, args: fullArgs, wrapper: options.wrapper, timeoutMs, env: options.env, options: options.sandbox });
+    } catch (err) {
+      return { kind: 'failed', reason: `sandbox: cannot set up the run: ${(err as Error).message}`, exitCode: null, signal: null, stderr: '', wallMs: performance.now() - started };
+    }
+    if (sandbox.refused) {
+      const report = sandbox.report;
+      sandbox.abort();
+      return { kind: 'failed', reason: sandbox.refused, exitCode: null, signal: null, stderr: '', wallMs: performance.now() - started, sandbox: report };
+    }
+  }
+  const argv = sandbox ? sandbox.argv : options.wrapper && options.wrapper.length > 0 ? [...options.wrapper, exe, ...fullArgs] : [exe, ...fullArgs];
+  const variantArg = args[args.indexOf('--variant') + 1];
   return await new Promise<RunnerOutcome>((resolvePromise) => {
     const child = spawn(argv[0]!, argv.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      env: options.env ?? process.env,
+      env: sandbox ? sandbox.env : (options.env ?? process.env),
+      ...(sandbox ? { cwd: sandbox.cwd } : {}),
       detached: true, // its own process group: a timeout kills the runner and anything it started
     });
     if (child.pid !== undefined) active.add(child.pid);
+    if (sandbox) activeSandboxes.add(sandbox);
     let resultText = '';
     let stderr = '';
     let timedOut = false;
@@ -103,6 +147,7 @@ export async function runRunner(args: string[], options: RunnerOptions = {}): Pr
       if (stderr.length < MAX_STDERR) stderr += d.toString('utf8');
     });
     let settled = false;
+    let finishing = false;
     const settle = (outcome: RunnerOutcome) => {
       if (settled) return;
       settled = true;
@@ -114,11 +159,37 @@ export async function runRunner(args: string[], options: RunnerOptions = {}): Pr
       for (const s of child.stdio) s?.destroy();
       resolvePromise(outcome);
     };
-    const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
+    const finish = async (exitCode: number | null, signal: NodeJS.Signals | null) => {
+      if (settled || finishing) return;
+      finishing = true;
+      clearTimeout(timer);
+      clearTimeout(grace);
       const wallMs = performance.now() - started;
-      const fail = (reason: string) => settle({ kind: 'failed', reason, exitCode, signal, stderr: stderr.slice(-4000), wallMs });
-      if (timedOut) return fail(`timed out after ${Math.round(timeoutMs / 1000)} s and was killed`);
-      if (signal) return fail(`the runner died of ${signal}`);
+      let imposed: string | null = null;
+      let setupError: string | null = null;
+      let report: SandboxReport | undefined;
+      if (sandbox) {
+        // Without a PID namespace, what is left of the process group goes now (with one, it is gone already).
+        if (!sandbox.pidNamespace) killGroup();
+        const v = await sandbox.finish(exitCode, signal, stderr);
+        activeSandboxes.delete(sandbox);
+        imposed = v.reason;
+        setupError = v.setupError;
+        report = v.report;
+      }
+      const extra = report ? { sandbox: report } : {};
+      const fail = (reason: string) => settle({ kind: 'failed', reason, exitCode, signal, stderr: stderr.slice(-4000), wallMs, ...extra });
+      if (imposed) return fail(imposed); // a bound the sandbox holds was hit: memory, processes
+      if (timedOut) return fail(`hang: timed out after ${timeoutMs % 1000 === 0 ? timeoutMs / 1000 : (timeoutMs / 1000).toFixed(1)} s`);
+      if (setupError) return fail(`sandbox: ${setupError}`);
+      if (signal) return fail(signalReason(signal));
       const line = resultText.trim();
       if (!line) return fail(`the runner exited with code ${exitCode} and handed back no result`);
       let result: RunnerResult;
@@ -128,28 +199,30 @@ export async function runRunner(args: string[], options: RunnerOptions = {}): Pr
         return fail(`the runner's result is not JSON: ${line.slice(0, 200)}`);
       }
       if (result.nonce !== nonce) return fail("the result does not carry this run's nonce");
-      settle({ kind: 'result', result, exitCode: exitCode ?? -1, stderr: stderr.slice(-4000), wallMs });
+      if (sandbox && variantArg !== undefined) result.variant = variantArg; // the host path, not the scratch copy
+      settle({ kind: 'result', result, exitCode: exitCode ?? -1, stderr: stderr.slice(-4000), wallMs, ...extra });
     };
     let grace: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
+      killGroup(); // in the sandbox: unshare dies, --kill-child takes the namespace with it
       // If the kill does not end it (or a grandchild keeps the pipes), give up anyway.
-      grace = setTimeout(() => finish(null, 'SIGKILL'), 2000);
+      grace = setTimeout(() => void finish(null, 'SIGKILL'), 2000);
     }, timeoutMs);
-    child.on('error', (err) =>
-      settle({ kind: 'failed', reason: `cannot start the runner: ${err.message}`, exitCode: null, signal: null, stderr, wallMs: performance.now() - started }),
-    );
+    if (sandbox && child.pid !== undefined) sandbox.watch(child.pid, () => killGroup());
+    child.on('error', (err) => {
+      if (sandbox) {
+        sandbox.abort();
+        activeSandboxes.delete(sandbox);
+      }
+      settle({ kind: 'failed', reason: `cannot start the runner: ${err.message}`, exitCode: null, signal: null, stderr, wallMs: performance.now() - started });
+    });
     // 'close' waits for every pipe; 'exit' does not. After exit, allow a moment
     // for the pipes to drain, then settle with whatever fd 3 carried.
     child.on('exit', (exitCode, signal) => {
       clearTimeout(grace);
-      grace = setTimeout(() => finish(exitCode, signal), 1000);
+      grace = setTimeout(() => void finish(exitCode, signal), 1000);
     });
-    child.on('close', (exitCode, signal) => finish(exitCode, signal));
+    child.on('close', (exitCode, signal) => void finish(exitCode, signal));
   });
 }

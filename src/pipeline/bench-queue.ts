@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { runRunner } from '../native/runner.js';
+import { runRunner, type RunnerOptions } from '../native/runner.js';
 import { buildVariant } from './build.js';
 import type { BenchResult, BenchSkip, Progress } from './bench-types.js';
 import { builtinVariantNames, builtinVariantSource } from '../native/sources.js';
@@ -47,7 +47,7 @@ export async function benchQueueFamily(opts: QueueBenchOptions): Promise<{ resul
     try {
       const build = await buildVariant(source, { family });
       progress.log(`perflab: ${family} ${name}: conformance`);
-      const verdict = await conformanceVerdict(family, build.path);
+      const verdict = await conformanceVerdict(family, build.path, sandboxFor(family, name));
       if (verdict) {
         failures.push({ family, variant: name, workload: '*', reason: `conformance: ${verdict}` });
         continue;
@@ -81,7 +81,7 @@ export async function benchQueueFamily(opts: QueueBenchOptions): Promise<{ resul
         const c = state.cell;
         progress.tick(`${family} ${group} ${c.variant}${c.params.batch && c.params.batch > 1 ? ` batch ${c.params.batch}` : ''} ${label}`);
         if (state.failure) continue;
-        const s = await sampleQueueCell(c, opts.timing);
+        const s = await sampleQueueCell(c, opts.timing, sandboxFor(family, c.variant));
         if (!s.ok) {
           state.failure = { kind: s.kind, reason: s.reason };
           continue;
@@ -127,13 +127,18 @@ export async function benchQueueFamily(opts: QueueBenchOptions): Promise<{ resul
  * built object, keyed by the build's hash): nothing is benchmarked before it
  * passes. Returns undefined on pass, else the reason.
  */
-async function conformanceVerdict(family: QueueFamily, soPath: string): Promise<string | undefined> {
+/** Built-in variants are trusted; any other code runs only in the sandbox. */
+function sandboxFor(family: QueueFamily, name: string): Pick<RunnerOptions, 'sandbox'> {
+  return builtinVariantSource(family, name) ? {} : { sandbox: {} };
+}
+
+export async function conformanceVerdict(family: QueueFamily, soPath: string, runner: Pick<RunnerOptions, 'sandbox'> = {}): Promise<string | undefined> {
   const record = join(dirname(soPath), `conformance-seed${CONFORMANCE_SEED}.json`);
   if (existsSync(record)) {
     const kept = JSON.parse(readFileSync(record, 'utf8')) as { passed: boolean; reason: string };
     if (kept.passed) return undefined;
   }
-  const out = await runRunner(['--variant', soPath, '--family', family, '--workload', 'conformance', '--seed', String(CONFORMANCE_SEED)], { timeoutMs: 180_000 });
+  const out = await runRunner(['--variant', soPath, '--family', family, '--workload', 'conformance', '--seed', String(CONFORMANCE_SEED)], { timeoutMs: 180_000, sandbox: runner.sandbox });
   const reason = out.kind === 'failed' ? out.reason : out.result.ok ? undefined : (out.result.error?.message ?? 'failed');
   // Only a pass is remembered: a failure (perhaps a crash on a bad day) is re-run next time.
   if (!reason) writeFileSync(record, JSON.stringify({ passed: true, reason: '' }));

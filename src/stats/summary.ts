@@ -102,3 +102,37 @@ export function pairedRatio(
   const per = a.map((ai, i) => (higherIsBetter ? b[i]! / ai : ai / b[i]!));
   return { ratio: median(per), ci95: medianCI(per, options), method: 'paired-rounds' };
 }
+
+/**
+ * Ratio of medians, `median(b) / median(a)` (inverted when lower is better, so
+ * > 1 means b is better), with a bootstrap interval that resamples whole
+ * rounds: a_i and b_i were measured back to back in round i, so a round that
+ * fell in a slow phase of the machine moves both arms together and the
+ * interval reflects the difference, not the phases. Needs equal-length arms.
+ */
+export function ratioOfMediansByRound(
+  a: readonly number[],
+  b: readonly number[],
+  higherIsBetter: boolean,
+  options: BootstrapOptions = {},
+): { ratio: number; ci95: [number, number] } {
+  if (a.length !== b.length || a.length === 0) throw new RangeError('ratioOfMediansByRound needs arms of the same, non-zero length');
+  const r = (ma: number, mb: number) => (higherIsBetter ? mb / ma : ma / mb);
+  const ratio = r(median(a), median(b));
+  if (a.length === 1) return { ratio, ci95: [ratio, ratio] };
+  const rand = prng(options.seed ?? 0x5eed);
+  const n = options.iterations ?? 2000;
+  const alpha = (1 - (options.level ?? 0.95)) / 2;
+  const ratios = new Array<number>(n);
+  const ra = new Array<number>(a.length);
+  const rb = new Array<number>(a.length);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < a.length; j++) {
+      const k = Math.floor(rand() * a.length);
+      ra[j] = a[k]!;
+      rb[j] = b[k]!;
+    }
+    ratios[i] = r(median(ra), median(rb));
+  }
+  return { ratio, ci95: [quantile(ratios, alpha), quantile(ratios, 1 - alpha)] };
+}

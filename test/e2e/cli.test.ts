@@ -48,7 +48,8 @@ describe('perflab CLI', () => {
     const doc = JSON.parse(r.stdout);
     expect(doc.schema_version).toBe(1);
     const names = doc.checks.map((c: { name: string }) => c.name);
-    for (const n of ['io_uring', 'TSan', 'ASan/UBSan', 'callgrind', 'pinning', 'namespaces', 'uid switch']) expect(names).toContain(n);
+    for (const n of ['io_uring', 'TSan', 'ASan/UBSan', 'callgrind', 'pinning', 'sandbox: user', 'sandbox: namespaces', 'sandbox: memory', 'sandbox: processes']) expect(names).toContain(n);
+    for (const c of doc.checks) if (!c.ok) expect(c.remedy, c.name).toBeTruthy();
   });
 
   it('bench --json prints exactly one document of the INTERFACES.md shape', async () => {

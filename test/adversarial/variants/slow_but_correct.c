@@ -1,0 +1,45 @@
+/* Corpus (spsc): correct, but every push and pop takes a lock and burns a
+ * little time. Expected: passes `check`; `compare` against naive says slower. */
+#include <pthread.h>
+#include <stdlib.h>
+
+struct perflab_queue {
+  pthread_mutex_t lock;
+  size_t head, tail, cap;
+  uint64_t slots[];
+};
+
+static void burn(void) {
+  for (volatile int i = 0; i < 200; i++) {
+  }
+}
+
+perflab_queue *perflab_queue_create(size_t capacity) {
+  if (capacity == 0 || capacity > (1u << 26)) return NULL;
+  perflab_queue *q = calloc(1, sizeof(*q) + capacity * sizeof(uint64_t));
+  if (!q) return NULL;
+  pthread_mutex_init(&q->lock, NULL);
+  q->cap = capacity;
+  return q;
+}
+void perflab_queue_destroy(perflab_queue *q) {
+  if (!q) return;
+  pthread_mutex_destroy(&q->lock);
+  free(q);
+}
+bool perflab_queue_try_push(perflab_queue *q, uint64_t v) {
+  burn();
+  pthread_mutex_lock(&q->lock);
+  bool ok = q->tail - q->head < q->cap;
+  if (ok) q->slots[q->tail++ % q->cap] = v;
+  pthread_mutex_unlock(&q->lock);
+  return ok;
+}
+bool perflab_queue_try_pop(perflab_queue *q, uint64_t *out) {
+  burn();
+  pthread_mutex_lock(&q->lock);
+  bool ok = q->head != q->tail;
+  if (ok) *out = q->slots[q->head++ % q->cap];
+  pthread_mutex_unlock(&q->lock);
+  return ok;
+}
