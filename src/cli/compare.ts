@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import pc from 'picocolors';
 import { UsageError } from '../errors.js';
 import { QUEUE_WORKLOADS, type QueueWorkload } from '../families/queue.js';
@@ -7,6 +8,9 @@ import { compareVariants, type CompareReport } from '../pipeline/compare.js';
 import { acquireMeasureLock } from '../pipeline/lock.js';
 import { stderrProgress } from '../report/progress.js';
 import { parseFamily } from './check.js';
+import { builtinVariantSource } from '../native/sources.js';
+import { envFingerprint } from '../pipeline/env.js';
+import { openStore } from '../store/index.js';
 import { emit } from './output.js';
 
 interface CompareFlags {
@@ -68,7 +72,26 @@ export function registerCompare(program: Command): void {
       } finally {
         lock.release();
       }
+      recordComparison(report, a.source, b.source, flags.store);
       emit(flags.json === true, report, () => renderCompare(report));
       process.exitCode = report.failure ? 1 : 0;
     });
+}
+
+/** Stores a finished comparison (with both variants by content hash); a store problem only warns. */
+function recordComparison(r: CompareReport, aSource: string, bSource: string, storePath?: string): void {
+  if (r.ratio === null || r.ci95 === null) return; // nothing was measured: nothing to record
+  try {
+    using store = openStore(storePath);
+    const hash = (name: string, source: string) =>
+      store.upsertVariant({ name, family: r.family, origin: builtinVariantSource(r.family, name) === source ? 'builtin' : 'file', source: readFileSync(source, 'utf8'), sourcePath: source }).hash;
+    const env = envFingerprint();
+    store.recordComparison({
+      family: r.family, aName: r.a, aHash: hash(r.a, aSource), bName: r.b, bHash: hash(r.b, bSource), workload: r.workload, metric: r.metric,
+      ratio: r.ratio, ci95: r.ci95, pValue: r.p_value, noiseFloor: r.noise_floor, verdict: r.verdict, flags: r.flags,
+      runs: r.runs.map(({ arm, order, value }) => ({ arm, order, value })), env, gitSha: env.git_sha,
+    });
+  } catch (err) {
+    process.stderr.write(`perflab: warning: the comparison was not recorded in the store: ${(err as Error).message}\n`);
+  }
 }

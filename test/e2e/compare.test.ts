@@ -38,6 +38,11 @@ describe('perflab compare', () => {
     const firstArms = [0, 1, 2].map((round) => doc.runs.find((x: { round: number }) => x.round === round).arm);
     expect(new Set(firstArms).size).toBe(3);
     expect(doc.runs.filter((x: { discarded: boolean }) => x.discarded)).toHaveLength(3);
+    // recorded in the store
+    const { openStore } = await import('../../src/store/index.js');
+    using s = openStore(store);
+    const rows = s.comparisons({ family: 'spsc' });
+    expect(rows.some((c) => c.aName === 'naive' && c.bName === 'cached-index' && c.runs.length === 15)).toBe(true);
   });
 
   it('op_cost comparisons are exact: a variant against itself is "same" with a zero-width noise floor', { timeout: 300_000 }, async () => {
