@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import pc from 'picocolors';
 import { UsageError } from '../errors.js';
-import { QUEUE_WORKLOADS, type QueueWorkload } from '../families/queue.js';
+import { METRICS, QUEUE_WORKLOADS, type QueueWorkload } from '../families/queue.js';
+import { median } from '../stats/summary.js';
+import { plausibility, plausibilityBound } from '../stats/verdict.js';
 import { resolveVariantRef } from '../pipeline/bench-queue.js';
 import { compareVariants, type CompareReport } from '../pipeline/compare.js';
 import { acquireMeasureLock } from '../pipeline/lock.js';
@@ -72,6 +74,7 @@ export function registerCompare(program: Command): void {
       } finally {
         lock.release();
       }
+      report.flags.push(...plausibilityFlags(report, flags.store));
       recordComparison(report, a.source, b.source, flags.store);
       emit(flags.json === true, report, () => renderCompare(report));
       process.exitCode = report.failure ? 1 : 0;
@@ -93,5 +96,31 @@ function recordComparison(r: CompareReport, aSource: string, bSource: string, st
     });
   } catch (err) {
     process.stderr.write(`perflab: warning: the comparison was not recorded in the store: ${(err as Error).message}\n`);
+  }
+}
+
+/**
+ * `suspicious` when B measures more than 5x the best built-in recorded on this
+ * machine for the same workload and parameters (the store's bench runs): a
+ * speedup that large is more often a harness bug or a cheat than a win, so it
+ * is flagged for review, never silently accepted.
+ */
+function plausibilityFlags(r: CompareReport, storePath?: string): string[] {
+  if (r.ratio === null) return [];
+  const b = r.runs.filter((x) => x.arm === 'b' && !x.discarded).map((x) => x.value);
+  if (b.length === 0) return [];
+  const spec = METRICS[r.metric]!;
+  try {
+    using store = openStore(storePath);
+    const same = (p: Record<string, number | string>) => Object.entries(r.params).every(([k, v]) => p[k] === v);
+    const rows = store.runs({ family: r.family, workload: r.workload, metric: r.metric, source: 'bench' }).filter((x) => builtinVariantSource(r.family, x.variant) && same(x.params));
+    if (rows.length === 0) return [];
+    const best = rows.reduce((m, x) => (spec.higher_is_better ? (x.median > m.median ? x : m) : x.median < m.median ? x : m));
+    const vsBest = spec.higher_is_better ? median(b) / best.median : best.median / median(b);
+    const flags = plausibility(vsBest, plausibilityBound(1));
+    return flags.map((f) => `${f}: ${r.b} measures ${vsBest.toFixed(1)}x the best built-in recorded here (${best.variant}, ${best.createdAt})`);
+  } catch (err) {
+    process.stderr.write(`perflab: warning: no plausibility check (store unreadable): ${(err as Error).message}\n`);
+    return [];
   }
 }

@@ -45,6 +45,22 @@ describe('perflab compare', () => {
     expect(rows.some((c) => c.aName === 'naive' && c.bName === 'cached-index' && c.runs.length === 15)).toBe(true);
   });
 
+  it('flags a speedup beyond 5x the best built-in recorded here as suspicious', { timeout: 300_000 }, async () => {
+    const { openStore } = await import('../../src/store/index.js');
+    {
+      // a recorded bench where the best built-in did only 1000 items/s: any real queue is then "too good"
+      using s = openStore(store);
+      s.recordRun({
+        family: 'spsc', variant: 'naive', workload: 'throughput', params: { producers: 1, consumers: 1, capacity: 1024, batch: 1 },
+        metric: 'items_per_s', unit: 'items/s', higherIsBetter: true, median: 1000, ci95: [900, 1100], samples: [900, 1000, 1100], env: {}, source: 'bench',
+      });
+    }
+    const r = await perflab(['compare', '--family', 'spsc', 'naive', 'padded', '--rounds', '3', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.flags.join(' ')).toMatch(/^suspicious: padded measures [\d.]+x the best built-in recorded here \(naive/);
+  });
+
   it('op_cost comparisons are exact: a variant against itself is "same" with a zero-width noise floor', { timeout: 300_000 }, async () => {
     const r = await perflab(['compare', '--family', 'mpmc', 'vyukov', 'vyukov', '--workload', 'op_cost', '--rounds', '3', '--json']);
     expect(r.code, r.stderr).toBe(0);
