@@ -547,6 +547,16 @@ static int tp_reject(perflab_throughput_result *r, int err, const char *why) {
   return err;
 }
 
+/* pthread_join with a time limit (ns); false when the thread did not end in time. */
+static bool tp_join_within(pthread_t thread, uint64_t timeout_ns) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t nsec = (uint64_t)ts.tv_nsec + timeout_ns % 1000000000ull;
+  ts.tv_sec += (time_t)(timeout_ns / 1000000000ull + nsec / 1000000000ull);
+  ts.tv_nsec = (long)(nsec % 1000000000ull);
+  return pthread_timedjoin_np(thread, NULL, &ts) == 0;
+}
+
 int perflab_queue_throughput(const perflab_queue_ops *ops, const perflab_throughput_params *p,
                              perflab_throughput_result *r) {
   memset(r, 0, sizeof(*r));
@@ -660,7 +670,25 @@ int perflab_queue_throughput(const perflab_queue_ops *ops, const perflab_through
   run->deadline_ns = p->duration_ns ? run->start_ns + p->duration_ns : 0;
   perflab_barrier_release(&run->barrier, true);
 
-  for (unsigned i = 0; i < run->producers; i++) pthread_join(run->prod[i].thread, NULL);
+  /* A producer stuck inside the variant (a push that never returns) must not
+   * hang the runner: give each producer the rest of the time box plus the stall
+   * limit, then give up on the run. The threads are left running and the run's
+   * memory is deliberately leaked (they may still touch it); the runner exits
+   * right after reporting, which ends them. */
+  for (unsigned i = 0; i < run->producers; i++) {
+    uint64_t now = perflab_now_ns();
+    uint64_t budget = (run->deadline_ns > now ? run->deadline_ns - now : 0) + PERFLAB_STALL_NS;
+    if (!run->deadline_ns) budget = 60ull * 1000000000ull; /* item-bounded runs: the producers' own stall detector fires first */
+    if (!tp_join_within(run->prod[i].thread, budget)) {
+      /* relaxed: as every other store of stop (tp_stopped polls it); no data rides on it. */
+      atomic_store_explicit(&run->stop, true, memory_order_relaxed);
+      r->valid = false;
+      snprintf(r->reason, sizeof(r->reason),
+               "hang: producer %u did not return from the variant within %.0f s after the time box", i,
+               (double)PERFLAB_STALL_NS / 1e9);
+      return 0;
+    }
+  }
 
   /* The drain: consumers finish on their own; a drain that makes no progress
    * for PERFLAB_STALL_NS has lost items, and is stopped. */
@@ -685,7 +713,14 @@ int perflab_queue_throughput(const perflab_queue_ops *ops, const perflab_through
       break;
     }
   }
-  for (unsigned i = 0; i < run->consumers; i++) pthread_join(run->cons[i].thread, NULL);
+  for (unsigned i = 0; i < run->consumers; i++) {
+    if (!tp_join_within(run->cons[i].thread, PERFLAB_STALL_NS)) {
+      r->valid = false;
+      snprintf(r->reason, sizeof(r->reason), "hang: consumer %u did not return from the variant within %.0f s of the stop",
+               i, (double)PERFLAB_STALL_NS / 1e9);
+      return 0; /* threads left running and memory leaked on purpose, as above */
+    }
+  }
   perflab_rusage_delta(&ru0, &r->rusage);
 
   uint64_t total = 0, delivered = 0, end_ns = run->start_ns;

@@ -17,6 +17,7 @@ import { emit } from './output.js';
 
 interface CompareFlags {
   family?: string;
+  screenOnly?: boolean;
   workload?: string;
   rounds?: string;
   maxSeconds?: string;
@@ -34,7 +35,8 @@ function intOption(name: string, value: string | undefined, lo: number, hi: numb
 
 function renderCompare(r: CompareReport): string {
   const lines = [`perflab compare ${r.family} ${r.a} -> ${r.b}, ${r.workload} (${r.metric}), ${r.rounds} rounds of a/b/a2`];
-  if (r.failure) lines.push(pc.red(`could not compare: ${r.failure}`));
+  if (r.failure) lines.push(pc.red(`could not compare (${r.stage}): ${r.failure}`));
+  if (r.screen) lines.push(`  screen (one short sample each): ${r.screen.ratio.toFixed(2)}x`);
   if (r.ratio !== null && r.ci95 && r.noise_floor) {
     lines.push(`  ${r.b} vs ${r.a}: ${r.ratio.toFixed(3)}x [${r.ci95[0].toFixed(3)}, ${r.ci95[1].toFixed(3)}] (95% CI; > 1 means ${r.b} is better), Mann-Whitney p = ${r.p_value!.toPrecision(2)}`);
     lines.push(`  noise floor (${r.a} vs itself): [${r.noise_floor[0].toFixed(3)}, ${r.noise_floor[1].toFixed(3)}]; minimum effect ${((r.min_effect ?? 0) * 100).toFixed(1)}%`);
@@ -55,6 +57,7 @@ export function registerCompare(program: Command): void {
     .option('--workload <workload>', `${QUEUE_WORKLOADS.join(', ')} (default throughput)`)
     .option('--rounds <n>', 'measured rounds of a, b, a2 (default 10)')
     .option('--max-seconds <n>', 'stop sampling after this long and say so (default 120)')
+    .option('--screen-only', 'stop after the screen (one short sample of each arm)')
     .option('--no-sandbox', 'run variant code without the sandbox (trusted code only)')
     .option('--store <path>', 'the store (default ./.perflab/perflab.db or PERFLAB_STORE)')
     .option('--json', 'print one JSON document on stdout')
@@ -70,7 +73,7 @@ export function registerCompare(program: Command): void {
       const lock = await acquireMeasureLock(`perflab compare ${aRef} ${bRef} (pid ${process.pid})`, (m) => progress.log(`perflab: ${m}`));
       let report: CompareReport;
       try {
-        report = await compareVariants({ family, a, b, workload, rounds, maxSeconds, durationMs: 300, runner: { sandbox: flags.sandbox === false ? false : {} }, progress });
+        report = await compareVariants({ family, a, b, workload, rounds, maxSeconds, durationMs: 300, runner: { sandbox: flags.sandbox === false ? false : {} }, progress, screenOnly: flags.screenOnly === true });
       } finally {
         lock.release();
       }

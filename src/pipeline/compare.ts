@@ -36,6 +36,10 @@ export interface CompareReport {
   rounds: number;
   stopped_by: 'rounds' | 'max-seconds';
   runs: { arm: Arm; order: number; value: number; round: number; discarded: boolean }[];
+  /** The quick screen before the measurement: one short sample of each arm. */
+  screen: { a: number; b: number; ratio: number } | null;
+  /** The stage a failure happened in (`screen`: the short samples; `measure`: the interleaved rounds). */
+  stage: 'screen' | 'measure';
   failure?: string;
 }
 
@@ -49,6 +53,8 @@ export interface CompareOptions {
   durationMs: number;
   runner?: Pick<RunnerOptions, 'sandbox'>;
   progress: Progress;
+  /** Stop after the screen (the optimization loop's quick filter). */
+  screenOnly?: boolean;
 }
 
 const METRIC_OF: Record<QueueWorkload, string> = { throughput: 'items_per_s', latency: 'rtt_ns_p50', op_cost: 'instructions_per_op' };
@@ -65,6 +71,7 @@ export async function compareVariants(o: CompareOptions): Promise<CompareReport>
   const report: CompareReport = {
     schema_version: 1, family: o.family, a: o.a.name, b: o.b.name, workload: o.workload, metric, params,
     ratio: null, ci95: null, p_value: null, noise_floor: null, min_effect: null, verdict: 'inconclusive', flags: [], rounds: 0, stopped_by: 'rounds', runs: [],
+    screen: null, stage: 'screen',
   };
   const started = Date.now();
   // Both arms run the same way (sandboxed unless the caller says otherwise), so the comparison is like with like.
@@ -83,6 +90,21 @@ export async function compareVariants(o: CompareOptions): Promise<CompareReport>
   }
   paths.a2 = paths.a;
   const cell = (arm: Arm): QueueCell => ({ family: o.family, variant: arm, path: paths[arm], workload: o.workload, params, metrics: [metric], group: 'compare' });
+  // Screen: one short sample of each arm catches a crash, a validation failure
+  // or an unsupported workload in a second, before minutes of measurement.
+  const screened: Partial<Record<Arm, number>> = {};
+  for (const arm of ['a', 'b'] as const) {
+    const s = await sampleQueueCell(cell(arm), { durationMs: Math.max(50, Math.round(o.durationMs / 3)), opCostOps: 10_000 }, runner);
+    if (!s.ok) {
+      report.failure = `${arm} (${arm === 'b' ? o.b.name : o.a.name}) ${s.kind}: ${s.reason}`;
+      report.flags.push(s.kind === 'unsupported' ? 'unsupported' : 'failed-run');
+      return report;
+    }
+    screened[arm] = s.values[metric]!;
+  }
+  report.screen = { a: screened.a!, b: screened.b!, ratio: spec.higher_is_better ? screened.b! / screened.a! : screened.a! / screened.b! };
+  if (o.screenOnly) return report;
+  report.stage = 'measure';
   const values: Record<Arm, number[]> = { a: [], b: [], a2: [] };
   const arms: Arm[] = ['a', 'b', 'a2'];
   const deterministic = o.workload === 'op_cost';

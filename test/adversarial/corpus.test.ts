@@ -15,6 +15,7 @@ const corpus: { file: string; family: QueueFamily; verdict: 'pass' | 'fail'; sta
   { file: 'racy_relaxed.c', family: 'spsc', verdict: 'fail', stage: 'sanitize', reason: /TSan.*data race/ },
   { file: 'segfaults.c', family: 'spsc', verdict: 'fail', stage: 'sanitize', reason: /SEGV/ },
   { file: 'hangs.c', family: 'spsc', verdict: 'fail', stage: 'static', reason: /clock_gettime/ },
+  { file: 'hangs_silently.c', family: 'spsc', verdict: 'fail', stage: 'conformance', reason: /hang: a queue call did not return/ },
   { file: 'fork_bomb.c', family: 'spsc', verdict: 'fail', stage: 'static', reason: /fork/ },
   { file: 'memory_hog.c', family: 'spsc', verdict: 'fail', stage: 'conformance', reason: /memory: exceeded/ },
   { file: 'exports_libc.c', family: 'spsc', verdict: 'fail', stage: 'static', reason: /interpose.*clock_gettime/ },
