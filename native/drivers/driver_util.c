@@ -130,3 +130,12 @@ void perflab_rusage_delta(const struct rusage *start, perflab_rusage *out) {
   if (out->user_s < 0) out->user_s = 0;
   if (out->sys_s < 0) out->sys_s = 0;
 }
+
+bool perflab_join_within(pthread_t thread, uint64_t timeout_ns) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t nsec = (uint64_t)ts.tv_nsec + timeout_ns % 1000000000ull;
+  ts.tv_sec += (time_t)(timeout_ns / 1000000000ull + nsec / 1000000000ull);
+  ts.tv_nsec = (long)(nsec % 1000000000ull);
+  return pthread_timedjoin_np(thread, NULL, &ts) == 0;
+}

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/resource.h>
 
 #include "queue_driver.h"
@@ -96,6 +97,11 @@ void perflab_barrier_release(perflab_barrier *b, bool go);
 /* getrusage(RUSAGE_SELF) now; perflab_rusage_delta: what was used since `start`. */
 void perflab_rusage_mark(struct rusage *out);
 void perflab_rusage_delta(const struct rusage *start, perflab_rusage *out);
+
+/* pthread_join with a time limit (ns): false when the thread did not end in
+ * time (it is then left running; a driver gives up on a thread stuck inside a
+ * hanging variant rather than hang itself). */
+bool perflab_join_within(pthread_t thread, uint64_t timeout_ns);
 
 #ifdef __cplusplus
 }

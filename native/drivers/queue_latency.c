@@ -326,8 +326,21 @@ int perflab_queue_latency(const perflab_queue_ops *ops, const perflab_latency_pa
   }
   perflab_barrier_await_arrivals(&run->barrier, 2);
   perflab_barrier_release(&run->barrier, true);
-  pthread_join(run->ping, NULL);
-  pthread_join(run->pong, NULL);
+  /* Bounded joins: ping ends within the time box plus its 3 s lost-echo limit
+   * unless it is stuck inside the variant; pong soon after. A thread stuck in a
+   * hanging variant is left running (and the run's memory leaked on purpose,
+   * it may still touch it); the runner exits right after reporting. */
+  uint64_t box = p->duration_ns ? p->duration_ns : 60ull * 1000000000ull;
+  bool ping_done = perflab_join_within(run->ping, box + 2 * PERFLAB_STALL_NS);
+  if (!ping_done) {
+    /* relaxed: as the other stores of stop; no data rides on it. */
+    atomic_store_explicit(&run->stop, true, memory_order_relaxed);
+  }
+  if (!ping_done || !perflab_join_within(run->pong, PERFLAB_STALL_NS)) {
+    r->valid = false;
+    snprintf(r->reason, sizeof(r->reason), "hang: the %s thread did not return from the variant", ping_done ? "pong" : "ping");
+    return 0;
+  }
 
   if (run->cpu_ping >= 0) {
     perflab_affinity_append(r->affinity, sizeof(r->affinity), "ping", -1, run->pin_err_ping ? -1 : run->cpu_ping);

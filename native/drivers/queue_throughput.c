@@ -547,16 +547,6 @@ static int tp_reject(perflab_throughput_result *r, int err, const char *why) {
   return err;
 }
 
-/* pthread_join with a time limit (ns); false when the thread did not end in time. */
-static bool tp_join_within(pthread_t thread, uint64_t timeout_ns) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  uint64_t nsec = (uint64_t)ts.tv_nsec + timeout_ns % 1000000000ull;
-  ts.tv_sec += (time_t)(timeout_ns / 1000000000ull + nsec / 1000000000ull);
-  ts.tv_nsec = (long)(nsec % 1000000000ull);
-  return pthread_timedjoin_np(thread, NULL, &ts) == 0;
-}
-
 int perflab_queue_throughput(const perflab_queue_ops *ops, const perflab_throughput_params *p,
                              perflab_throughput_result *r) {
   memset(r, 0, sizeof(*r));
@@ -679,7 +669,7 @@ int perflab_queue_throughput(const perflab_queue_ops *ops, const perflab_through
     uint64_t now = perflab_now_ns();
     uint64_t budget = (run->deadline_ns > now ? run->deadline_ns - now : 0) + PERFLAB_STALL_NS;
     if (!run->deadline_ns) budget = 60ull * 1000000000ull; /* item-bounded runs: the producers' own stall detector fires first */
-    if (!tp_join_within(run->prod[i].thread, budget)) {
+    if (!perflab_join_within(run->prod[i].thread, budget)) {
       /* relaxed: as every other store of stop (tp_stopped polls it); no data rides on it. */
       atomic_store_explicit(&run->stop, true, memory_order_relaxed);
       r->valid = false;
@@ -714,7 +704,7 @@ int perflab_queue_throughput(const perflab_queue_ops *ops, const perflab_through
     }
   }
   for (unsigned i = 0; i < run->consumers; i++) {
-    if (!tp_join_within(run->cons[i].thread, PERFLAB_STALL_NS)) {
+    if (!perflab_join_within(run->cons[i].thread, PERFLAB_STALL_NS)) {
       r->valid = false;
       snprintf(r->reason, sizeof(r->reason), "hang: consumer %u did not return from the variant within %.0f s of the stop",
                i, (double)PERFLAB_STALL_NS / 1e9);
