@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult, BenchSkip, Progress } from './bench-types.js';
-import { median, medianCI, pairedRatio, relativeSpread } from '../stats/summary.js';
+import { pairedRatio, summariseSamples } from '../stats/summary.js';
 
 export const JS_WORKLOADS = ['cross_worker', 'per_call'] as const;
 
@@ -61,10 +61,7 @@ function runChild(script: string, args: string[], timeoutMs: number): Promise<Ch
 }
 
 function summarise(family: string, variant: string, workload: string, params: Record<string, number | string>, metric: string, unit: string, higher: boolean, samples: number[]): BenchResult {
-  const flags: string[] = [];
-  if (samples.length < 3) flags.push('few-samples');
-  if (samples.length >= 3 && relativeSpread(samples) > 0.5) flags.push('wide-spread');
-  return { family, variant, workload, params, metric, unit, higher_is_better: higher, median: median(samples), ci95: medianCI(samples), samples, flags: flags.length ? flags : undefined };
+  return { family, variant, workload, params, metric, unit, higher_is_better: higher, ...summariseSamples(samples), samples };
 }
 
 export async function benchJsFamily(opts: JsBenchOptions): Promise<{ results: BenchResult[]; skipped: BenchSkip[]; failures: BenchSkip[] }> {

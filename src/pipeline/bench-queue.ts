@@ -13,7 +13,7 @@ import type { BenchResult, BenchSkip, Progress } from './bench-types.js';
 import { builtinVariantNames, builtinVariantSource } from '../native/sources.js';
 import { UsageError } from '../errors.js';
 import { BASELINE, METRICS, planQueueCells, sampleQueueCell, variantHasBulk, type PlanVariant, type QueueCell, type QueueFamily, type QueueWorkload, type SampleTiming } from '../families/queue.js';
-import { median, medianCI, pairedRatio, relativeSpread } from '../stats/summary.js';
+import { pairedRatio, summariseSamples } from '../stats/summary.js';
 
 /** The seed of the conformance run that gates every benchmark (perflab check draws hidden ones). */
 const CONFORMANCE_SEED = 1;
@@ -107,13 +107,9 @@ export async function benchQueueFamily(opts: QueueBenchOptions): Promise<{ resul
       for (const metric of c.metrics) {
         const samples = state.values[metric]!;
         const spec = METRICS[metric]!;
-        const flags: string[] = [];
-        if (samples.length < 3) flags.push('few-samples');
-        if (metric !== 'instructions_per_op' && samples.length >= 3 && relativeSpread(samples) > 0.5) flags.push('wide-spread');
         results.push({
           family, variant: c.variant, workload: c.workload, params: paramsOf(c), metric, unit: spec.unit, higher_is_better: spec.higher_is_better,
-          median: median(samples), ci95: medianCI(samples), samples, rusage: state.rusage.length ? state.rusage : undefined, affinity: state.affinity,
-          flags: flags.length ? flags : undefined,
+          ...summariseSamples(samples), samples, rusage: state.rusage.length ? state.rusage : undefined, affinity: state.affinity,
         });
       }
     }

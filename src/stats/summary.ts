@@ -136,3 +136,15 @@ export function ratioOfMediansByRound(
   }
   return { ratio, ci95: [quantile(ratios, alpha), quantile(ratios, 1 - alpha)] };
 }
+
+/**
+ * What every result row reports about its samples: the median, its bootstrap
+ * 95% interval, and flags that make the number less certain (`few-samples`
+ * under 3; `wide-spread` when max - min exceeds half the median).
+ */
+export function summariseSamples(samples: readonly number[]): { median: number; ci95: [number, number]; flags?: string[] } {
+  const flags: string[] = [];
+  if (samples.length < 3) flags.push('few-samples');
+  else if (relativeSpread(samples) > 0.5) flags.push('wide-spread');
+  return { median: median(samples), ci95: medianCI(samples), ...(flags.length ? { flags } : {}) };
+}
