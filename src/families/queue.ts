@@ -2,6 +2,7 @@
  * The queue families (`spsc`, `mpmc`): their workloads, the cells a bench runs,
  * and how one sample of a cell is taken (one runner process per sample).
  */
+import { spawnSync } from 'node:child_process';
 import { runRunner, type RunnerOptions, type RunnerOutcome } from '../native/runner.js';
 
 export type QueueFamily = 'spsc' | 'mpmc';
@@ -125,11 +126,11 @@ export async function sampleQueueCell(cell: QueueCell, timing: SampleTiming, run
 }
 
 let valgrindChecked: string | null | undefined;
-async function valgrindMissing(): Promise<string | null> {
-  if (valgrindChecked !== undefined) return valgrindChecked;
-  const { spawnSync } = await import('node:child_process');
-  const r = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
-  valgrindChecked = r.status === 0 ? null : 'valgrind is not installed (apt-get install valgrind): op_cost counts instructions under callgrind';
+/** Why op_cost cannot run here (no valgrind), or null; asked once per process. */
+function valgrindMissing(): string | null {
+  if (valgrindChecked === undefined) {
+    valgrindChecked = spawnSync('valgrind', ['--version']).status === 0 ? null : 'valgrind is not installed (apt-get install valgrind): op_cost counts instructions under callgrind';
+  }
   return valgrindChecked;
 }
 
@@ -139,7 +140,7 @@ async function valgrindMissing(): Promise<string | null> {
  * run to run. instructions_per_op = instructions of the loop / ops.
  */
 async function sampleOpCost(cell: QueueCell, timing: SampleTiming, runner: Pick<RunnerOptions, 'sandbox'>): Promise<SampleOutcome> {
-  const missing = await valgrindMissing();
+  const missing = valgrindMissing();
   if (missing) return { ok: false, kind: 'unsupported', reason: missing };
   // callgrind's own summary at exit ("==pid== Collected : N") goes to its log on
   // stderr after anything the variant printed, so this works inside the sandbox
