@@ -2,11 +2,10 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import pc from 'picocolors';
 import { UsageError } from '../errors.js';
-import { METRICS, QUEUE_WORKLOADS, type QueueWorkload } from '../families/queue.js';
-import { median } from '../stats/summary.js';
-import { plausibility, plausibilityBound } from '../stats/verdict.js';
+import { QUEUE_WORKLOADS, type QueueWorkload } from '../families/queue.js';
 import { resolveVariantRef } from '../pipeline/bench-queue.js';
 import { compareVariants, type CompareReport } from '../pipeline/compare.js';
+import { plausibilityFlags } from '../pipeline/plausibility.js';
 import { acquireMeasureLock } from '../pipeline/lock.js';
 import { stderrProgress } from '../report/progress.js';
 import { parseFamily } from './check.js';
@@ -14,6 +13,7 @@ import { builtinVariantSource } from '../native/sources.js';
 import { envFingerprint } from '../pipeline/env.js';
 import { openStore } from '../store/index.js';
 import { emit } from './output.js';
+import { intOption } from './options.js';
 
 interface CompareFlags {
   family?: string;
@@ -24,13 +24,6 @@ interface CompareFlags {
   sandbox?: boolean;
   json?: boolean;
   store?: string;
-}
-
-function intOption(name: string, value: string | undefined, lo: number, hi: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < lo || n > hi) throw new UsageError(`--${name} must be an integer from ${lo} to ${hi}, not "${value}"`);
-  return n;
 }
 
 function renderCompare(r: CompareReport): string {
@@ -77,7 +70,7 @@ export function registerCompare(program: Command): void {
       } finally {
         lock.release();
       }
-      report.flags.push(...plausibilityFlags(report, flags.store));
+      report.flags.push(...plausibilityFlagsOf(report, flags.store));
       recordComparison(report, a.source, b.source, flags.store);
       emit(flags.json === true, report, () => renderCompare(report));
       process.exitCode = report.failure ? 1 : 0;
@@ -102,26 +95,11 @@ function recordComparison(r: CompareReport, aSource: string, bSource: string, st
   }
 }
 
-/**
- * `suspicious` when B measures more than 5x the best built-in recorded on this
- * machine for the same workload and parameters (the store's bench runs): a
- * speedup that large is more often a harness bug or a cheat than a win, so it
- * is flagged for review, never silently accepted.
- */
-function plausibilityFlags(r: CompareReport, storePath?: string): string[] {
-  if (r.ratio === null) return [];
-  const b = r.runs.filter((x) => x.arm === 'b' && !x.discarded).map((x) => x.value);
-  if (b.length === 0) return [];
-  const spec = METRICS[r.metric]!;
+/** The plausibility flags (src/pipeline/plausibility.ts); a store that cannot be read only warns. */
+function plausibilityFlagsOf(r: CompareReport, storePath?: string): string[] {
   try {
     using store = openStore(storePath);
-    const same = (p: Record<string, number | string>) => Object.entries(r.params).every(([k, v]) => p[k] === v);
-    const rows = store.runs({ family: r.family, workload: r.workload, metric: r.metric, source: 'bench' }).filter((x) => builtinVariantSource(r.family, x.variant) && same(x.params));
-    if (rows.length === 0) return [];
-    const best = rows.reduce((m, x) => (spec.higher_is_better ? (x.median > m.median ? x : m) : x.median < m.median ? x : m));
-    const vsBest = spec.higher_is_better ? median(b) / best.median : best.median / median(b);
-    const flags = plausibility(vsBest, plausibilityBound(1));
-    return flags.map((f) => `${f}: ${r.b} measures ${vsBest.toFixed(1)}x the best built-in recorded here (${best.variant}, ${best.createdAt})`);
+    return plausibilityFlags(r, store);
   } catch (err) {
     process.stderr.write(`perflab: warning: no plausibility check (store unreadable): ${(err as Error).message}\n`);
     return [];

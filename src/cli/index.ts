@@ -8,6 +8,9 @@ import { registerBench } from './bench.js';
 import { registerCheck } from './check.js';
 import { registerCompare } from './compare.js';
 import { registerDoctor } from './doctor.js';
+import { runInterruptHooks } from './interrupt.js';
+import { registerAgent, registerOptimize } from './optimize.js';
+import { registerPrompts } from './prompts.js';
 import { registerVariants } from './variants.js';
 
 /** The `perflab` command line; returns the process exit code (INTERFACES.md). */
@@ -22,12 +25,16 @@ export async function main(argv: string[]): Promise<number> {
   registerCheck(program);
   registerCompare(program);
   registerVariants(program);
+  registerOptimize(program);
+  registerAgent(program);
+  registerPrompts(program);
   registerDoctor(program);
   // Ctrl-C or a kill: end the runners we started (they run in their own process
   // groups), then exit; the measurement lock is released by its exit handler.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       killActiveRunners();
+      runInterruptHooks(sig);
       process.stderr.write(`\nperflab: interrupted (${sig}); nothing was printed for unfinished work\n`);
       process.exit(sig === 'SIGINT' ? 130 : 143);
     });

@@ -47,6 +47,13 @@ export interface RunnerOptions {
    * (trusted, built-in code only). The outcome's `sandbox` says what held.
    */
   sandbox?: SandboxOptions | false;
+  /**
+   * Host file descriptors handed to the runner as its fds 4, 5, ... (after the
+   * result fd 3); they pass through the sandbox like fd 3. E.g. a file a wrapper
+   * writes to by /dev/fd/4 (valgrind --callgrind-out-file). Variant code can
+   * write to them too: whatever comes back on them is untrusted.
+   */
+  extraFds?: number[];
 }
 
 /** The native build in use: PERFLAB_BUILD when set, else gyp's if built, else cmake's. */
@@ -129,7 +136,7 @@ export async function runRunner(args: string[], options: RunnerOptions = {}): Pr
   const variantArg = args[args.indexOf('--variant') + 1];
   return await new Promise<RunnerOutcome>((resolvePromise) => {
     const child = spawn(argv[0]!, argv.slice(1), {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...(options.extraFds ?? [])],
       env: sandbox ? sandbox.env : (options.env ?? process.env),
       ...(sandbox ? { cwd: sandbox.cwd } : {}),
       detached: true, // its own process group: a timeout kills the runner and anything it started

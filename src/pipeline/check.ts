@@ -39,6 +39,8 @@ export interface CheckOptions {
   onStage?: (stage: CheckStage, status: 'start' | 'pass' | 'fail', detail?: string) => void;
   /** Time box of the full-length run (ms); the bench's sample length by default. */
   fullRunMs?: number;
+  /** Knob values (-DNAME=VALUE) the variant is built with, in every build of the cascade. */
+  knobs?: Record<string, string>;
 }
 
 const LOG_MAX = 4000;
@@ -134,7 +136,7 @@ export async function checkVariant(family: QueueFamily, name: string, source: st
   try {
     await stage('compile', async () => {
       try {
-        build = await buildVariant(source, { family });
+        build = await buildVariant(source, { family, knobs: options.knobs });
       } catch (err) {
         if (err instanceof PerflabError && err.code === 'ERR_PERFLAB_COMPILE') throw new StageFailure('compile', 'does not compile with the fixed flags (warnings are errors)', err.message);
         throw err;
@@ -150,7 +152,7 @@ export async function checkVariant(family: QueueFamily, name: string, source: st
         const runnerPath = sanitizerRunner(san);
         let sanBuild: VariantBuild;
         try {
-          sanBuild = await buildVariant(source, { family, sanitize: san });
+          sanBuild = await buildVariant(source, { family, sanitize: san, knobs: options.knobs });
         } catch (err) {
           throw new StageFailure('sanitize', `does not build with -fsanitize=${san}`, (err as Error).message);
         }

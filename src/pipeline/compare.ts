@@ -43,10 +43,17 @@ export interface CompareReport {
   failure?: string;
 }
 
+export interface CompareArm {
+  name: string;
+  source: string;
+  knobs?: Record<string, string>;
+}
+
 export interface CompareOptions {
   family: QueueFamily;
-  a: { name: string; source: string };
-  b: { name: string; source: string };
+  /** The arms; `knobs` are -D values the arm is built with (the tuner's candidates). */
+  a: CompareArm;
+  b: CompareArm;
   workload: QueueWorkload;
   rounds: number;
   maxSeconds: number;
@@ -55,6 +62,8 @@ export interface CompareOptions {
   progress: Progress;
   /** Stop after the screen (the optimization loop's quick filter). */
   screenOnly?: boolean;
+  /** Throughput threads (default spsc 1x1, mpmc 2x2). */
+  threads?: { producers: number; consumers: number };
 }
 
 const METRIC_OF: Record<QueueWorkload, string> = { throughput: 'items_per_s', latency: 'rtt_ns_p50', op_cost: 'instructions_per_op' };
@@ -64,7 +73,7 @@ export async function compareVariants(o: CompareOptions): Promise<CompareReport>
   const spec = METRICS[metric]!;
   const params: Record<string, number> =
     o.workload === 'throughput'
-      ? { producers: o.family === 'spsc' ? 1 : 2, consumers: o.family === 'spsc' ? 1 : 2, capacity: 1024, batch: 1 }
+      ? { producers: o.threads?.producers ?? (o.family === 'spsc' ? 1 : 2), consumers: o.threads?.consumers ?? (o.family === 'spsc' ? 1 : 2), capacity: 1024, batch: 1 }
       : o.workload === 'latency'
         ? { capacity: 1024 }
         : { capacity: 1024, ops: 100_000 };
@@ -78,7 +87,7 @@ export async function compareVariants(o: CompareOptions): Promise<CompareReport>
   const runner: Pick<RunnerOptions, 'sandbox'> = { sandbox: o.runner?.sandbox ?? {} };
   const paths: Record<Arm, string> = { a: '', b: '', a2: '' };
   for (const [arm, v] of [['a', o.a], ['b', o.b]] as const) {
-    const build = await buildVariant(v.source, { family: o.family });
+    const build = await buildVariant(v.source, { family: o.family, knobs: v.knobs });
     const bad = await conformanceVerdict(o.family, build.path, runner);
     if (bad) {
       report.failure = `${arm} (${v.name}) fails conformance: ${bad}`;

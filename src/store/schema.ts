@@ -125,8 +125,91 @@ CREATE INDEX comparisons_a ON comparisons (a_hash);
 CREATE INDEX comparisons_b ON comparisons (b_hash);
 `;
 
+/**
+ * Version 2: the optimization loop. An experiment, every proposer call it made
+ * (tokens, cost, latency, the answer replay gives back; never a key) and every
+ * attempt (one candidate evaluated: the stage it reached, its ratio or its
+ * failure's evidence).
+ */
+const V2 = `
+CREATE TABLE experiments (
+  id            TEXT PRIMARY KEY,
+  family        TEXT NOT NULL,
+  task          TEXT NOT NULL CHECK (task IN ('optimize', 'lock-free', 'profile')),
+  from_name     TEXT NOT NULL,
+  from_hash     TEXT NOT NULL REFERENCES variants (hash),
+  proposer      TEXT NOT NULL CHECK (proposer IN ('anthropic', 'openai-compatible', 'replay', 'tuner')),
+  model         TEXT,
+  persona       TEXT NOT NULL,
+  persona_hash  TEXT NOT NULL,
+  system_prompt TEXT NOT NULL,            -- the byte-stable prefix as sent; a resumed experiment reuses it
+  options       TEXT NOT NULL,            -- JSON: limits, rounds, seed, replay_of, structure
+  status        TEXT NOT NULL CHECK (status IN ('running', 'stopped', 'done')),
+  stopped_by    TEXT,
+  best_hash     TEXT REFERENCES variants (hash),
+  promoted      TEXT,                     -- JSON { name, hash, ratio, ci95 } or null
+  pid           INTEGER,                  -- the process running it (status running)
+  env           TEXT NOT NULL,            -- JSON EnvFingerprint
+  git_sha       TEXT,
+  created_at    TEXT NOT NULL,
+  updated_at    TEXT NOT NULL
+) STRICT;
+CREATE INDEX experiments_family ON experiments (family, created_at);
+
+CREATE TABLE proposer_calls (
+  id                          INTEGER PRIMARY KEY,
+  experiment_id               TEXT NOT NULL REFERENCES experiments (id),
+  iteration                   INTEGER NOT NULL,
+  provider                    TEXT NOT NULL,
+  model                       TEXT,
+  persona                     TEXT NOT NULL,
+  persona_hash                TEXT NOT NULL,
+  request_hash                TEXT NOT NULL,
+  input_tokens                INTEGER NOT NULL,
+  output_tokens               INTEGER NOT NULL,
+  cache_creation_input_tokens INTEGER NOT NULL,
+  cache_read_input_tokens     INTEGER NOT NULL,
+  usd                         REAL,
+  price_table                 TEXT,
+  latency_ms                  REAL NOT NULL,
+  stop_reason                 TEXT,
+  outcome                     TEXT NOT NULL CHECK (outcome IN ('ok', 'invalid', 'refused', 'error')),
+  error                       TEXT,
+  response                    TEXT NOT NULL,
+  created_at                  TEXT NOT NULL,
+  UNIQUE (experiment_id, iteration)
+) STRICT;
+
+CREATE TABLE attempts (
+  id              INTEGER PRIMARY KEY,
+  experiment_id   TEXT NOT NULL REFERENCES experiments (id),
+  iteration       INTEGER NOT NULL,
+  variant_hash    TEXT REFERENCES variants (hash),
+  parent_hash     TEXT,
+  note            TEXT NOT NULL,
+  stage           TEXT NOT NULL,
+  verdict         TEXT NOT NULL CHECK (verdict IN ('pass', 'fail')),
+  ratio           REAL,
+  ci_lo           REAL,
+  ci_hi           REAL,
+  compare_verdict TEXT,
+  is_best         INTEGER NOT NULL DEFAULT 0 CHECK (is_best IN (0, 1)),
+  reason          TEXT NOT NULL,
+  log             TEXT NOT NULL,
+  seed            INTEGER,
+  knobs           TEXT NOT NULL,          -- JSON
+  flags           TEXT NOT NULL,          -- JSON string[]
+  duration_ms     REAL,
+  created_at      TEXT NOT NULL,
+  UNIQUE (experiment_id, iteration)
+) STRICT;
+`;
+
 /** Every migration, in order; append only (a shipped migration never changes). */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, description: 'variants, builds, checks, batches, runs, comparisons', up: V1 }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, description: 'variants, builds, checks, batches, runs, comparisons', up: V1 },
+  { version: 2, description: 'experiments, proposer calls, attempts', up: V2 },
+];
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

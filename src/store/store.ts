@@ -645,7 +645,8 @@ export class Store {
     return this.db;
   }
 
-  private stmt<R = Row>(sql: string): Statement<R> {
+  /** @internal For the store's own modules (experiments.ts): a cached prepared statement. */
+  stmt<R = Row>(sql: string): Statement<R> {
     const db = this.live();
     let s = this.statements.get(sql);
     if (!s) {
@@ -655,14 +656,14 @@ export class Store {
     return s as unknown as Statement<R>;
   }
 
-  /** The one way anything is written: the secret guard sees every field first. */
-  private write(what: string, sql: string, fields: Record<string, SqlValue>): RunResult {
+  /** @internal The one way anything is written: the secret guard sees every field first. */
+  write(what: string, sql: string, fields: Record<string, SqlValue>): RunResult {
     assertNoSecrets(fields, what);
     return this.stmt(sql).run(fields);
   }
 
-  /** Runs `fn` in an IMMEDIATE transaction (nested calls join the outer one). */
-  private transaction<T>(fn: () => T): T {
+  /** @internal Runs `fn` in an IMMEDIATE transaction (nested calls join the outer one). */
+  transaction<T>(fn: () => T): T {
     const db = this.live();
     if (db.inTransaction) return fn();
     try {

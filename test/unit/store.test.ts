@@ -111,15 +111,27 @@ describe('store: schema, settings, migrations', () => {
     expect(s.path).toBe(resolve(path));
     expect(existsSync(path)).toBe(true);
     expect(s.settings()).toEqual({ journalMode: 'wal', synchronous: 'normal', foreignKeys: true, busyTimeoutMs: 5000, schemaVersion: SCHEMA_VERSION });
-    expect(SCHEMA_VERSION).toBe(1);
+    expect(SCHEMA_VERSION).toBe(2);
     s.close();
     const db = openDatabase(path, { readonly: true });
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    expect(tables).toEqual(['batches', 'builds', 'checks', 'comparisons', 'runs', 'variants']);
+    expect(tables).toEqual(['attempts', 'batches', 'builds', 'checks', 'comparisons', 'experiments', 'proposer_calls', 'runs', 'variants']);
     const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name);
     expect(indexes).toEqual(expect.arrayContaining(['variants_family_name', 'runs_family_variant', 'runs_variant_hash', 'checks_variant', 'builds_variant', 'comparisons_family']));
-    expect(userVersion(db)).toBe(1);
+    expect(userVersion(db)).toBe(2);
     db.close();
+  });
+
+  it('a version 1 store (issue 3) is migrated to version 2 with its data kept', () => {
+    const path = tmpStore();
+    const db1 = openDatabase(path);
+    migrate(db1, MIGRATIONS.slice(0, 1));
+    db1.prepare("INSERT INTO variants (hash, name, family, origin, source, knobs, status, created_at) VALUES ('00112233aabbccdd', 'old', 'spsc', 'file', 'x', '{}', 'candidate', 'then')").run();
+    expect(userVersion(db1)).toBe(1);
+    db1.close();
+    const s = track(openStore(path));
+    expect(s.schemaVersion).toBe(2);
+    expect(s.variantByHash('00112233aabbccdd')?.name).toBe('old');
   });
 
   it('reopening keeps the data and the version, and registers nothing twice', () => {
@@ -129,7 +141,7 @@ describe('store: schema, settings, migrations', () => {
     const id = s.recordRun(runRecord(1));
     s.close();
     const again = track(openStore(path));
-    expect(again.settings().schemaVersion).toBe(1);
+    expect(again.settings().schemaVersion).toBe(2);
     expect(again.listVariants().length).toBe(n);
     expect(again.runs().map((r) => r.id)).toEqual([id]);
   });
@@ -138,15 +150,15 @@ describe('store: schema, settings, migrations', () => {
     const path = tmpStore();
     track(openStore(path)).close();
     const db = openDatabase(path);
-    expect(migrate(db)).toEqual([]); // already at 1
-    const v2 = [...MIGRATIONS, { version: 2, description: 'test', up: 'CREATE TABLE extra (x INTEGER) STRICT;' }];
-    expect(migrate(db, v2)).toEqual([2]);
-    expect(migrate(db, v2)).toEqual([]);
-    expect(userVersion(db)).toBe(2);
+    expect(migrate(db)).toEqual([]); // already at the latest
+    const v3 = [...MIGRATIONS, { version: 3, description: 'test', up: 'CREATE TABLE extra (x INTEGER) STRICT;' }];
+    expect(migrate(db, v3)).toEqual([3]);
+    expect(migrate(db, v3)).toEqual([]);
+    expect(userVersion(db)).toBe(3);
     expect(() => migrate(db, [{ version: 2, description: 'gap', up: '' }])).toThrow(/numbered 1, 2, 3/);
     db.close();
     const err = await expectCode(() => openStore(path), 'ERR_PERFLAB_STORE');
-    expect(err.message).toMatch(/schema version 2, newer than this perflab knows \(1\)/);
+    expect(err.message).toMatch(/schema version 3, newer than this perflab knows \(2\)/);
     expect(err.exitCode).toBe(3);
   });
 
