@@ -24,7 +24,7 @@ import { materialize } from './candidate.js';
 import { evaluateCandidate, measure, type Best, type EvaluateContext } from './evaluate.js';
 import { parseKnobs } from './knobs.js';
 import { defaultPersona, loadPersona, type Persona } from './personas.js';
-import { buildPrompt, systemPrefix } from './prompt.js';
+import { systemPrefix, userMessage } from './prompt.js';
 import { renderPerformanceReference } from './reference.js';
 import { experimentReport, type OptimizeReport } from './report.js';
 import { parseAnswer } from './schema.js';
@@ -209,7 +209,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
       }
       const iteration = (attempts[attempts.length - 1]?.iteration ?? 0) + 1;
       const context = await buildContext(o, exp, from, best, iteration, attempts, await profileOf(best));
-      const prompt = { ...buildPrompt(context, persona, ''), system: exp.systemPrompt };
+      const prompt = { persona: persona.name, personaHash: persona.hash, system: exp.systemPrompt, user: userMessage(context, persona.name) };
       o.progress.log(`perflab: #${iteration} asking ${o.proposer.name}${o.proposer.model ? ` (${o.proposer.model})` : ''}`);
       // A call recorded without its attempt (killed mid-evaluation) is reused, never paid for twice.
       const recorded = exps.call(exp.id, iteration);

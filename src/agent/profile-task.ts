@@ -14,7 +14,7 @@ import type { Store } from '../store/store.js';
 import { parseKnobs } from './knobs.js';
 import { resolveStart } from './loop.js';
 import { defaultPersona, loadPersona } from './personas.js';
-import { buildPrompt, systemPrefix } from './prompt.js';
+import { systemPrefix, userMessage } from './prompt.js';
 import { renderPerformanceReference } from './reference.js';
 import { parseAnswer } from './schema.js';
 import type { AgentAnswer, ProfileData, Proposer, PromptContext } from './types.js';
@@ -67,7 +67,7 @@ export async function runProfileTask(o: { store: Store; family: QueueFamily; var
     target: { metric: 'instructions_per_op', ratio: 1 }, attempts: [], profile,
     env: { cpu_model: env.cpu_model, cores: env.cores, kernel: env.kernel, compiler: env.compiler, cflags: env.cflags, valgrind: env.valgrind },
   };
-  const prompt = { ...buildPrompt(context, persona, ''), system };
+  const prompt = { persona: persona.name, personaHash: persona.hash, system, user: userMessage(context, persona.name) };
   o.log(`perflab: asking ${o.proposer.name}${o.proposer.model ? ` (${o.proposer.model})` : ''} for the ${persona.name}'s analysis`);
   const proposal = await o.proposer.propose({ prompt, context, signal: o.signal });
   if (proposal.kind === 'exhausted') {

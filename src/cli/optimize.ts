@@ -91,6 +91,7 @@ async function runLoop(task: 'optimize' | 'lock-free', flags: OptimizeFlags, str
       if (!experimentId) return;
       exps.update(experimentId, { status: 'stopped', stoppedBy: 'interrupt', pid: null });
       const r = experimentReport(store, experimentId);
+      progress.log(`perflab: experiment ${experimentId} stopped; resume with: perflab optimize --resume ${experimentId}`);
       emit(flags.json === true, r, () => renderReport(r));
     });
     let report: OptimizeReport;

@@ -150,8 +150,14 @@ export async function runRunner(args: string[], options: RunnerOptions = {}): Pr
       if (resultText.length < 1 << 20) resultText += d.toString('utf8');
     });
     child.stdout!.resume(); // a variant's prints are ignored: results only come on fd 3
+    // The start and the end of stderr are kept: what comes last (a sanitizer
+    // report, callgrind's exit summary) is written after any variant code ran,
+    // so a variant flooding stderr cannot push it out and forge what is read.
     child.stderr!.on('data', (d: Buffer) => {
-      if (stderr.length < MAX_STDERR) stderr += d.toString('utf8');
+      stderr += d.toString('utf8');
+      if (stderr.length > MAX_STDERR) {
+        stderr = stderr.slice(0, MAX_STDERR / 2) + stderr.slice(-MAX_STDERR / 2);
+      }
     });
     let settled = false;
     let finishing = false;

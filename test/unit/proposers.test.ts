@@ -320,6 +320,12 @@ describe('AnthropicProposer: configuration', () => {
     vi.unstubAllEnvs();
   });
 
+  it('passes the effort setting beside the output format', async () => {
+    server.enqueue({ answer: goodAnswer });
+    await anthropic({ effort: 'medium' }).propose(request());
+    expect(server.requests[0]!.body.output_config).toEqual({ format: { type: 'json_schema', schema: answerJsonSchema() }, effort: 'medium' });
+  });
+
   it('records an unpriced model with usd null', async () => {
     server.enqueue({ answer: goodAnswer, model: 'claude-experimental-x' });
     const p = await anthropic({ model: 'claude-experimental-x' }).propose(request());

@@ -59,7 +59,11 @@ export interface AnthropicProposerOptions {
   stream?: boolean;
   /** How the answer is constrained: `json` output format (default) or a forced strict `tool`. */
   output?: 'json' | 'tool';
+  /** `output_config.effort` (thinking depth on models that think); default: the model's own. */
+  effort?: Effort;
 }
+
+export type Effort = 'low' | 'medium' | 'high' | 'xhigh' | 'max';
 
 /** The streamed answer did not complete within the deadline. */
 class StreamDeadlineError extends Error {
@@ -88,6 +92,7 @@ export class AnthropicProposer implements Proposer {
   readonly #stream: boolean;
   readonly #timeoutMs: number;
   readonly #maxRetries: number;
+  readonly #effort: Effort | undefined;
 
   constructor(options: AnthropicProposerOptions = {}) {
     this.model = options.model ?? (process.env['PERFLAB_MODEL'] || DEFAULT_MODEL);
@@ -96,6 +101,7 @@ export class AnthropicProposer implements Proposer {
     this.#stream = options.stream ?? true;
     this.#timeoutMs = options.timeoutMs ?? SDK_DEFAULT_TIMEOUT_MS;
     this.#maxRetries = options.maxRetries ?? 2;
+    this.#effort = options.effort;
     this.#scrub = makeScrubber([options.apiKey, process.env['ANTHROPIC_API_KEY'], process.env['ANTHROPIC_AUTH_TOKEN']]);
     this.#client = new Anthropic({
       ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
@@ -146,7 +152,9 @@ export class AnthropicProposer implements Proposer {
     };
     if (this.output === 'json') {
       body.output_config = { format: { type: 'json_schema', schema: answerJsonSchema() } };
-    } else {
+    }
+    if (this.#effort !== undefined) body.output_config = { ...body.output_config, effort: this.#effort };
+    if (this.output === 'tool') {
       body.tools = [
         {
           name: SUBMIT_TOOL,

@@ -39,7 +39,7 @@ export class ReplayProposer implements Proposer {
     } catch {
       return { kind: 'failed', reason: 'the recorded answer is not JSON', call: { ...call, outcome: 'invalid' } };
     }
-    const parsed = parseAnswer(json);
+    const parsed = parseAnswer(json, { task: request.context.task });
     if (!parsed.ok) return { kind: 'failed', reason: parsed.reason, call: { ...call, outcome: 'invalid' } };
     return { kind: 'answer', answer: parsed.answer, call };
   }

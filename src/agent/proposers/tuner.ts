@@ -92,10 +92,12 @@ export class TunerProposer implements Proposer {
     }
     const next = nextSetting(space, context.parent.knobs, context.attempts);
     if (!next) return { kind: 'exhausted', reason: `every setting of the ${space.length} knobs (${space.map((k) => `${k.name}=${k.values.join('|')}`).join(', ')}) has been tried` };
+    // Every knob is set, defaults included: knobs an answer leaves out are inherited from the parent.
+    const full = Object.fromEntries(space.map((k) => [k.name, next.knobs[k.name] ?? k.values[0]!]));
     const answer: AgentAnswer = {
       analysis: { summary: `tuner: ${next.why}`, bottlenecks: [] },
       optimizations: [{ title: describeKnobs(next.knobs), rationale: next.why, expected_gain: 'unknown until measured', risk: 'none beyond the knob values the variant declares' }],
-      implementation: { knobs: next.knobs },
+      implementation: { knobs: full },
     };
     return {
       kind: 'answer',
