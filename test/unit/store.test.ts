@@ -1,9 +1,9 @@
 /** The SQLite store: schema and migrations, round trips, crash safety, the key guard, `perflab variants`. */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
@@ -124,6 +124,7 @@ describe('store: schema, settings, migrations', () => {
 
   it('a version 1 store (issue 3) is migrated to version 2 with its data kept', () => {
     const path = tmpStore();
+    mkdirSync(dirname(path), { recursive: true });
     const db1 = openDatabase(path);
     migrate(db1, MIGRATIONS.slice(0, 1));
     db1.prepare("INSERT INTO variants (hash, name, family, origin, source, knobs, status, created_at) VALUES ('00112233aabbccdd', 'old', 'spsc', 'file', 'x', '{}', 'candidate', 'then')").run();
