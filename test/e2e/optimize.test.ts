@@ -165,7 +165,7 @@ describe('perflab optimize with the anthropic proposer (real SDK, local Messages
 });
 
 describe('perflab optimize: limits', () => {
-  it('stops at --max-tokens, --max-usd and --max-minutes before the next call', async () => {
+  it('stops at --max-tokens and --max-usd before the call that could pass them', async () => {
     const server = await startMessagesServer();
     const state = mkdtempSync(join(tmpdir(), 'perflab-lim-'));
     try {
