@@ -114,7 +114,8 @@ export async function evaluateCandidate(ctx: EvaluateContext, c: Candidate): Pro
   for (const s of check.stages) {
     ctx.store.recordCheck({ variantHash: stored.hash, buildHash: check.variant.build_hash, stage: s.stage, verdict: s.verdict, reason: s.reason, log: s.verdict === 'fail' ? check.log : '', seed: check.seed, flags: check.flags, durationMs: s.ms });
   }
-  ctx.store.setVariantStatus(stored.hash, check.verdict === 'pass' ? 'passed' : 'failed');
+  // A candidate's status moves on; a built-in or a promoted variant that happens to have the same text keeps its own.
+  if (['candidate', 'passed', 'failed'].includes(stored.status)) ctx.store.setVariantStatus(stored.hash, check.verdict === 'pass' ? 'passed' : 'failed');
   if (check.verdict === 'fail') return fail(check.stage, check.reason, check.log, check.flags);
 
   const candidate: Best = { name: stored.name, hash: stored.hash, path, source: c.source, language: c.language, knobs: c.knobs, ratio: null, ci95: null, iteration: c.iteration };

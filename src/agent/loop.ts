@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { PerflabError, UsageError } from '../errors.js';
 import { METRICS, type QueueFamily } from '../families/queue.js';
 import { builtinVariantSource } from '../native/sources.js';
 import type { Progress } from '../pipeline/bench-types.js';
@@ -91,6 +91,24 @@ export function resolveStart(store: Store, family: QueueFamily, ref: string, dir
   return { name, hash: v.hash, path, source, language: languageOf(path), knobs, ratio: null, ci95: null, iteration: null };
 }
 
+/**
+ * Records a call. The store refuses text that looks like an API key; a model
+ * can write such text, so then the call is recorded with its answer withheld
+ * and counts as an invalid answer (it is never evaluated).
+ */
+function recordCall(exps: Experiments, id: string, iteration: number, persona: Persona, proposal: Exclude<Proposal, { kind: 'exhausted' }>): Exclude<Proposal, { kind: 'exhausted' }> {
+  try {
+    exps.recordCall(id, iteration, persona, proposal.call);
+    return proposal;
+  } catch (err) {
+    if (!(err instanceof PerflabError) || err.code !== 'ERR_PERFLAB_STORE') throw err;
+    const reason = 'the answer contains text that looks like an API key; it was withheld from the store and not evaluated';
+    const call = { ...proposal.call, outcome: 'invalid' as const, error: reason, response: '[withheld]' };
+    exps.recordCall(id, iteration, persona, call);
+    return { kind: 'failed', reason, call };
+  }
+}
+
 function seedFor(base: number, iteration: number): number {
   return (base + iteration * 7919) % 2 ** 31;
 }
@@ -138,18 +156,12 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
     exps.update(found.id, { status: 'running', stoppedBy: null, pid: process.pid, options });
     exp = exps.get(found.id)!;
     const dir = join(stateDir(o.store.path), 'experiments', exp.id);
-    from = resolveStart(o.store, o.family, exp.fromName, dir);
-    if (from.hash !== exp.fromHash) {
-      const v = o.store.variantByHash(exp.fromHash);
-      if (!v) throw new UsageError(`experiment ${exp.id} started from ${exp.fromName} (${exp.fromHash}), which is no longer in the store`);
-      from = resolveStart(o.store, o.family, exp.fromHash, dir);
-    }
+    // By hash: the stored text is the truth (a start given as a path may not be where it was).
+    if (!o.store.variantByHash(exp.fromHash)) throw new UsageError(`experiment ${exp.id} started from ${exp.fromName} (${exp.fromHash}), which is no longer in the store`);
+    from = resolveStart(o.store, o.family, exp.fromHash, dir);
     best = from;
     const bestAttempt = exps.attempts(exp.id).find((a) => a.isBest);
-    if (bestAttempt?.hash) {
-      const v = o.store.variantByHash(bestAttempt.hash)!;
-      best = { name: v.name, hash: v.hash, path: v.sourcePath ?? '', source: v.source, language: languageOf(v.sourcePath ?? 'x.c'), knobs: v.knobs, ratio: bestAttempt.ratio, ci95: bestAttempt.ci95, iteration: bestAttempt.iteration };
-    }
+    if (bestAttempt?.hash) best = { ...resolveStart(o.store, o.family, bestAttempt.hash, dir), ratio: bestAttempt.ratio, ci95: bestAttempt.ci95, iteration: bestAttempt.iteration };
     o.log(`perflab: resuming ${exp.id} after ${exps.attempts(exp.id).length} attempts`);
   } else {
     const env = envFingerprint();
@@ -181,7 +193,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
     let p = profiles.get(b.hash);
     if (!p) {
       o.log(`perflab: profiling ${b.name} (callgrind)`);
-      p = await profileVariant(o.family, b.path, { knobs: b.knobs, sandbox: options.sandbox && b.hash !== from.hash ? {} : false });
+      p = await profileVariant(o.family, b.path, { knobs: b.knobs, sandbox: options.sandbox && o.store.builtinHash(o.family, b.name) !== b.hash ? {} : false });
       profiles.set(b.hash, p);
     }
     return p;
@@ -219,17 +231,21 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
         proposal = parsed?.ok ? { kind: 'answer', answer: parsed.answer, call: recorded } : { kind: 'failed', reason: parsed && !parsed.ok ? parsed.reason : (recorded.error ?? recorded.outcome), call: recorded };
       } else {
         proposal = await o.proposer.propose({ prompt, context, signal: o.signal });
-        if (o.signal?.aborted) {
-          stoppedBy = 'interrupt';
-          break;
-        }
         if (proposal.kind === 'exhausted') {
           stoppedBy = 'done';
           note = proposal.reason;
           o.log(`perflab: ${o.proposer.name} has nothing more to propose: ${proposal.reason}`);
           break;
         }
-        exps.recordCall(exp.id, iteration, persona, proposal.call);
+        if (o.signal?.aborted && proposal.kind === 'failed') {
+          stoppedBy = 'interrupt'; // the call was cut short: nothing to record, resume asks again
+          break;
+        }
+        proposal = recordCall(exps, exp.id, iteration, persona, proposal);
+        if (o.signal?.aborted) {
+          stoppedBy = 'interrupt'; // the answer is recorded: resume evaluates it without paying again
+          break;
+        }
       }
       const t0 = Date.now();
       const seed = seedFor(options.seed, iteration);
@@ -238,7 +254,12 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
       if (proposal.kind === 'failed') {
         attempt = { ...base, hash: null, note: `${proposal.call.outcome} answer`, stage: 'propose', verdict: 'fail', reason: proposal.reason, knobs: {} };
       } else {
-        const m = materialize(proposal.answer, best);
+        // A replay applies each answer to the parent the original applied it to, so edits land on
+        // the same code whatever the replay's own measurements made the best.
+        const original = options.replayOf ? exps.attempts(options.replayOf).find((a) => a.iteration === iteration) : undefined;
+        const parent = original?.parentHash && original.parentHash !== best.hash && o.store.variantByHash(original.parentHash) ? resolveStart(o.store, o.family, original.parentHash, dir) : best;
+        const m = materialize(proposal.answer, parent);
+        base.parentHash = parent.hash;
         if (!m.ok) {
           attempt = { ...base, hash: null, note: m.note, stage: 'propose', verdict: 'fail', reason: m.reason, knobs: {} };
         } else {
@@ -250,14 +271,13 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
             ctx.best = best;
             const ev = await evaluateCandidate(ctx, { iteration, origin: o.proposer.name, source: m.source, language: m.language, knobs: m.knobs, hash: m.hash, note: m.note, seed });
             attempt = { ...base, hash: m.hash, note: m.note, stage: ev.stage, verdict: ev.verdict, ratio: ev.ratio, ci95: ev.ci95, compare: ev.compare, reason: ev.reason, log: ev.log, flags: ev.flags, knobs: m.knobs, seed, isBest: ev.best !== undefined };
-            if (ev.best) {
-              best = ev.best;
-              exps.update(exp.id, { bestHash: best.hash });
-            }
+            if (ev.best) best = ev.best;
           }
         }
       }
       exps.recordAttempt({ experimentId: exp.id, iteration, ...attempt, durationMs: Date.now() - t0 });
+      // Best and time spent after every attempt, so an interrupt or a kill loses at most the iteration in flight.
+      exps.update(exp.id, { bestHash: best.hash === from.hash ? null : best.hash, options: { ...options, minutesSpent: options.minutesSpent + (Date.now() - started) / 60_000 } });
       o.onAttempt?.({ iteration, ...attempt, best: attempt.isBest }, exp.id);
     }
   } catch (err) {
@@ -265,9 +285,9 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
     throw err;
   }
 
-  let promoted = null;
+  let promoted = exps.get(exp.id)!.promoted;
   let confirmation: OptimizeReport['confirmation'] = null;
-  if (stoppedBy !== 'interrupt' && best.hash !== from.hash) {
+  if (stoppedBy !== 'interrupt' && best.hash !== from.hash && best.hash !== promoted?.hash) {
     // The best is re-confirmed in a fresh comparison before it is promoted.
     const r = await measure(ctx, from, best, 'confirm');
     const suspicious = r.flags.some((f) => f.startsWith('suspicious'));
@@ -277,7 +297,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
       o.store.setVariantStatus(best.hash, 'promoted');
       o.log(`perflab: promoted ${best.name}: ${r.ratio.toFixed(3)}x [${r.ci95[0].toFixed(3)}, ${r.ci95[1].toFixed(3)}] over ${from.name}, confirmed`);
     } else {
-      o.log(`perflab: the best (${best.name}) did not re-confirm (${r.failure ?? `${r.verdict}${suspicious ? ', suspicious' : ''}`}): nothing promoted`);
+      o.log(`perflab: the best (${best.name}) did not re-confirm (${r.failure ?? `${r.verdict}${suspicious ? ', suspicious' : ''}`}): not promoted`);
     }
   }
   const minutesSpent = options.minutesSpent + (Date.now() - started) / 60_000;

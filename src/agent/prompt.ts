@@ -304,7 +304,7 @@ function taskBlock(ctx: PromptContext, personaName: string): string {
     role: ROLES[personaName] ?? personaName,
     task: taskLine(ctx),
     context: {
-      experiment: ctx.experimentId,
+      // no experiment id here: a replay (a new experiment) must send the same request bytes
       iteration: ctx.iteration,
       family: ctx.family,
       from: `${ctx.from.name} (${ctx.from.hash})`,

@@ -9,6 +9,7 @@ import { UsageError } from '../errors.js';
 import { BASELINE, type QueueFamily } from '../families/queue.js';
 import { optimize } from '../agent/loop.js';
 import { makeProposer } from '../agent/proposers/index.js';
+import { PRICE_TABLE_DATE, priceFor } from '../agent/prices.js';
 import { attemptRow, attemptTableHeader, experimentReport, renderReport, type OptimizeReport } from '../agent/report.js';
 import { acquireMeasureLock } from '../pipeline/lock.js';
 import { stderrProgress } from '../report/progress.js';
@@ -62,7 +63,8 @@ export function loopOptions(cmd: Command): Command {
     .option('--json', 'print one JSON document on stdout');
 }
 
-async function runLoop(task: 'optimize' | 'lock-free', flags: OptimizeFlags, structure: { kind: QueueFamily; producers: number; consumers: number } | null): Promise<void> {
+async function runLoop(given: 'optimize' | 'lock-free', flags: OptimizeFlags, structure: { kind: QueueFamily; producers: number; consumers: number } | null): Promise<void> {
+  let task = given;
   const progress = stderrProgress();
   const store = openStore(flags.store);
   try {
@@ -71,13 +73,20 @@ async function runLoop(task: 'optimize' | 'lock-free', flags: OptimizeFlags, str
     if (flags.resume && !resumed) throw new UsageError(`no experiment "${flags.resume}" in the store ${store.path}`);
     const original = flags.replay ? exps.get(flags.replay) : undefined;
     if (flags.replay && !original) throw new UsageError(`no experiment "${flags.replay}" to replay in the store ${store.path}`);
+    if (resumed && flags.replay && flags.replay !== resumed.options.replayOf) throw new UsageError(`experiment ${resumed.id} ${resumed.options.replayOf ? `replays ${resumed.options.replayOf}` : 'is not a replay'}; resume it without --replay`);
+    if (resumed && flags.model && flags.model !== resumed.model) throw new UsageError(`experiment ${resumed.id} was run with the model ${resumed.model ?? '(none)'}; resume it without --model, or start a new experiment`);
     const base = resumed ?? original;
     const family = structure?.kind ?? (flags.family ? parseFamily(flags.family) : base ? (base.family as QueueFamily) : parseFamily(undefined));
-    const from = flags.from ?? base?.fromName ?? (task === 'lock-free' ? BASELINE[family] : undefined);
+    // A replay starts from the original's start by hash (its name may be a path that has moved since).
+    const from = flags.from ?? (original ? original.fromHash : base?.fromName) ?? (task === 'lock-free' ? BASELINE[family] : undefined);
+    if (original && original.task !== 'profile') task = original.task;
     if (!from) throw new UsageError('--from V is required: the variant to start from (a built-in name such as naive, a stored name or hash, or a .c/.cc path)');
-    const proposer = makeProposer({ proposer: flags.proposer ?? resumed?.proposer, model: flags.model, baseUrl: flags.baseUrl ?? resumed?.options.baseUrl ?? undefined, replay: flags.replay ?? resumed?.options.replayOf ?? undefined }, exps);
+    const proposer = makeProposer({ proposer: flags.proposer ?? resumed?.proposer, model: flags.model ?? (resumed?.proposer === 'anthropic' || resumed?.proposer === 'openai-compatible' ? (resumed.model ?? undefined) : undefined), baseUrl: flags.baseUrl ?? resumed?.options.baseUrl ?? undefined, replay: flags.replay ?? resumed?.options.replayOf ?? undefined }, exps);
     if (task === 'lock-free' && proposer.name === 'tuner') {
       throw new UsageError('agent lock-free writes a new variant from scratch, which needs a model: set ANTHROPIC_API_KEY, or use --proposer openai-compatible --base-url URL (or --proposer replay --replay ID); the tuner only searches the knobs of an existing variant');
+    }
+    if (flags.maxUsd !== undefined && proposer.name === 'anthropic' && priceFor(proposer.model) === null) {
+      throw new UsageError(`--max-usd cannot be enforced: the model ${proposer.model} is not in the price table of ${PRICE_TABLE_DATE} (src/agent/prices.ts); use --max-tokens, or a priced --model`);
     }
     const limits = {
       iterations: intOption('iterations', flags.iterations, 1, 10_000) ?? (original && !flags.resume ? exps.attempts(original.id).length : undefined),

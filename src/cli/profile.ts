@@ -7,6 +7,7 @@ import { stderrProgress } from '../report/progress.js';
 import { Experiments, openStore } from '../store/index.js';
 import { parseFamily } from './check.js';
 import { emit } from './output.js';
+import { UsageError } from '../errors.js';
 
 function render(r: ProfileTaskReport): string {
   const lines = [`perflab agent profile ${r.family} ${r.variant} (${r.hash})`];
@@ -32,7 +33,7 @@ export function registerProfileTask(agent: Command): void {
     .description("a variant's profile (instructions per op, hot functions) and the persona's analysis of it")
     .requiredOption('--variant <v>', 'a built-in name, a stored name or hash, or a .c/.cc path')
     .option('--family <family>', 'spsc or mpmc')
-    .option('--proposer <name>', 'anthropic | openai-compatible | replay | tuner (tuner: the profile alone)')
+    .option('--proposer <name>', 'anthropic | openai-compatible | tuner (tuner: the profile alone)')
     .option('--persona <name>', 'hpc-network-expert or systems-engineer')
     .option('--model <id>', 'model for the LLM proposers')
     .option('--base-url <url>', 'the openai-compatible server')
@@ -43,6 +44,7 @@ export function registerProfileTask(agent: Command): void {
       const family = parseFamily(flags.family);
       const progress = stderrProgress();
       using store = openStore(flags.store);
+      if (flags.proposer === 'replay') throw new UsageError('agent profile asks a model once; replay is for optimize experiments (perflab optimize --proposer replay --replay ID)');
       const proposer = makeProposer({ proposer: flags.proposer, model: flags.model, baseUrl: flags.baseUrl }, new Experiments(store));
       const lock = await acquireMeasureLock(`perflab agent profile (pid ${process.pid})`, (m) => progress.log(`perflab: ${m}`));
       let report: ProfileTaskReport;
