@@ -9,12 +9,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueueFamily, QueueWorkload } from '../families/queue.js';
 import type { Progress } from '../pipeline/bench-types.js';
-import { checkVariant, trimLog } from '../pipeline/check.js';
-import { compareVariants, type CompareArm, type CompareReport } from '../pipeline/compare.js';
-import { envFingerprint } from '../pipeline/env.js';
+import { checkVariant, recordCheckReport, trimLog } from '../pipeline/check.js';
+import { compareVariants, recordCompareReport, type CompareArm, type CompareReport } from '../pipeline/compare.js';
 import { plausibilityFlags } from '../pipeline/plausibility.js';
 import type { Store } from '../store/store.js';
-import type { ProposerName } from './types.js';
+import type { AttemptSummary, ProposerName } from './types.js';
 
 /** The current best (the starting variant at first): the parent of the next prompt. */
 export interface Best {
@@ -60,29 +59,13 @@ export interface Candidate {
 }
 
 /** What an evaluation found; becomes the attempt row. */
-export interface Evaluation {
-  stage: string;
-  verdict: 'pass' | 'fail';
-  ratio: number | null;
-  ci95: [number, number] | null;
-  compare: string | null;
-  reason: string;
-  log: string;
+export interface Evaluation extends Pick<AttemptSummary, 'stage' | 'verdict' | 'ratio' | 'ci95' | 'compare' | 'reason' | 'log'> {
   flags: string[];
   /** Set when the candidate is the new best. */
   best?: Best;
 }
 
 const arm = (b: Best): CompareArm => ({ name: b.name, source: b.path, knobs: b.knobs });
-
-function recordComparison(store: Store, family: QueueFamily, r: CompareReport, aHash: string, bHash: string): void {
-  if (r.ratio === null || r.ci95 === null) return;
-  const env = envFingerprint();
-  store.recordComparison({
-    family, aName: r.a, aHash, bName: r.b, bHash, workload: r.workload, metric: r.metric, ratio: r.ratio, ci95: r.ci95, pValue: r.p_value,
-    noiseFloor: r.noise_floor, verdict: r.verdict, flags: r.flags, runs: r.runs.map(({ arm: a, order, value }) => ({ arm: a, order, value })), env, gitSha: env.git_sha,
-  });
-}
 
 /** An interleaved comparison of two arms, recorded, with the plausibility flags. */
 export async function measure(ctx: EvaluateContext, a: Best, b: Best, label: string): Promise<CompareReport> {
@@ -92,7 +75,7 @@ export async function measure(ctx: EvaluateContext, a: Best, b: Best, label: str
     runner: { sandbox: ctx.sandbox ? {} : false }, progress: ctx.progress, threads: ctx.threads,
   });
   r.flags.push(...plausibilityFlags(r, ctx.store));
-  recordComparison(ctx.store, ctx.family, r, a.hash, b.hash);
+  recordCompareReport(ctx.store, r, a.hash, b.hash);
   return r;
 }
 
@@ -111,9 +94,7 @@ export async function evaluateCandidate(ctx: EvaluateContext, c: Candidate): Pro
     seed: c.seed, knobs: c.knobs, runner: { sandbox: ctx.sandbox ? {} : false },
     onStage: (stage, status, detail) => { if (status !== 'start') ctx.log(`perflab: #${c.iteration}   ${stage}: ${status}${detail ? ` (${detail})` : ''}`); },
   });
-  for (const s of check.stages) {
-    ctx.store.recordCheck({ variantHash: stored.hash, buildHash: check.variant.build_hash, stage: s.stage, verdict: s.verdict, reason: s.reason, log: s.verdict === 'fail' ? check.log : '', seed: check.seed, flags: check.flags, durationMs: s.ms });
-  }
+  recordCheckReport(ctx.store, stored.hash, check);
   // A candidate's status moves on; a built-in or a promoted variant that happens to have the same text keeps its own.
   if (['candidate', 'passed', 'failed'].includes(stored.status)) ctx.store.setVariantStatus(stored.hash, check.verdict === 'pass' ? 'passed' : 'failed');
   if (check.verdict === 'fail') return fail(check.stage, check.reason, check.log, check.flags);

@@ -27,8 +27,8 @@ import { defaultPersona, loadPersona, type Persona } from './personas.js';
 import { systemPrefix, userMessage } from './prompt.js';
 import { renderPerformanceReference } from './reference.js';
 import { experimentReport, type OptimizeReport } from './report.js';
-import { parseAnswer } from './schema.js';
-import type { AgentTask, AttemptSummary, ProfileData, PromptContext, Proposal, Proposer } from './types.js';
+import { proposalFromCall, ReplayProposer } from './proposers/replay.js';
+import type { AgentTask, AttemptSummary, ProfileData, PromptContext, Proposal, Proposer, ProposerCall } from './types.js';
 
 export interface OptimizeOptions {
   store: Store;
@@ -138,8 +138,6 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
   let persona: Persona;
   let from: Best;
   let best: Best;
-  let replayDivergence: (() => number | null) | undefined;
-  if ('divergedAt' in o.proposer) replayDivergence = () => (o.proposer as unknown as { divergedAt: number | null }).divergedAt;
 
   if (o.resume) {
     const found = exps.get(o.resume);
@@ -201,34 +199,35 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
 
   let stoppedBy: StoppedBy | null = null;
   let note: string | null = null;
+  const minutesSpent = () => options.minutesSpent + (Date.now() - started) / 60_000;
+  const fromValue = benchMedian(o.store, o.family, from.name, options.structure);
+  const originalAttempts = options.replayOf ? exps.attempts(options.replayOf) : [];
   try {
     for (;;) {
       const attempts = exps.attempts(exp.id);
       const calls = exps.calls(exp.id);
-      const usage = exps.usage(exp.id);
-      const minutes = options.minutesSpent + (Date.now() - started) / 60_000;
+      const tokensOf = (c: ProposerCall) => c.usage.input_tokens + c.usage.output_tokens + c.usage.cache_creation_input_tokens + c.usage.cache_read_input_tokens;
       const spend = {
-        tokens: usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens,
-        usd: usage.usd,
-        maxCallTokens: Math.max(0, ...calls.map((c) => c.usage.input_tokens + c.usage.output_tokens + c.usage.cache_creation_input_tokens + c.usage.cache_read_input_tokens)),
+        tokens: calls.reduce((t, c) => t + tokensOf(c), 0),
+        usd: calls.reduce((t, c) => t + (c.usd ?? 0), 0),
+        maxCallTokens: Math.max(0, ...calls.map(tokensOf)),
         maxCallUsd: Math.max(0, ...calls.map((c) => c.usd ?? 0)),
       };
-      stoppedBy = limitReached(options, attempts.length, minutes, spend);
+      stoppedBy = limitReached(options, attempts.length, minutesSpent(), spend);
       if (stoppedBy) break;
       if (o.signal?.aborted) {
         stoppedBy = 'interrupt';
         break;
       }
       const iteration = (attempts[attempts.length - 1]?.iteration ?? 0) + 1;
-      const context = await buildContext(o, exp, from, best, iteration, attempts, await profileOf(best));
+      const context = buildContext(o, exp, from, fromValue, best, iteration, attempts, await profileOf(best));
       const prompt = { persona: persona.name, personaHash: persona.hash, system: exp.systemPrompt, user: userMessage(context, persona.name) };
       o.progress.log(`perflab: #${iteration} asking ${o.proposer.name}${o.proposer.model ? ` (${o.proposer.model})` : ''}`);
       // A call recorded without its attempt (killed mid-evaluation) is reused, never paid for twice.
       const recorded = exps.call(exp.id, iteration);
       let proposal: Proposal;
       if (recorded) {
-        const parsed = recorded.outcome === 'ok' ? parseAnswer(recorded.response, { task: o.task }) : undefined;
-        proposal = parsed?.ok ? { kind: 'answer', answer: parsed.answer, call: recorded } : { kind: 'failed', reason: parsed && !parsed.ok ? parsed.reason : (recorded.error ?? recorded.outcome), call: recorded };
+        proposal = proposalFromCall(recorded, o.task);
       } else {
         proposal = await o.proposer.propose({ prompt, context, signal: o.signal });
         if (proposal.kind === 'exhausted') {
@@ -256,7 +255,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
       } else {
         // A replay applies each answer to the parent the original applied it to, so edits land on
         // the same code whatever the replay's own measurements made the best.
-        const original = options.replayOf ? exps.attempts(options.replayOf).find((a) => a.iteration === iteration) : undefined;
+        const original = originalAttempts.find((a) => a.iteration === iteration);
         const parent = original?.parentHash && original.parentHash !== best.hash && o.store.variantByHash(original.parentHash) ? resolveStart(o.store, o.family, original.parentHash, dir) : best;
         const m = materialize(proposal.answer, parent);
         base.parentHash = parent.hash;
@@ -277,11 +276,11 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
       }
       exps.recordAttempt({ experimentId: exp.id, iteration, ...attempt, durationMs: Date.now() - t0 });
       // Best and time spent after every attempt, so an interrupt or a kill loses at most the iteration in flight.
-      exps.update(exp.id, { bestHash: best.hash === from.hash ? null : best.hash, options: { ...options, minutesSpent: options.minutesSpent + (Date.now() - started) / 60_000 } });
+      exps.update(exp.id, { bestHash: best.hash === from.hash ? null : best.hash, options: { ...options, minutesSpent: minutesSpent() } });
       o.onAttempt?.({ iteration, ...attempt, best: attempt.isBest }, exp.id);
     }
   } catch (err) {
-    exps.update(exp.id, { status: 'stopped', stoppedBy: 'error', pid: null, options: { ...options, minutesSpent: options.minutesSpent + (Date.now() - started) / 60_000 } });
+    exps.update(exp.id, { status: 'stopped', stoppedBy: 'error', pid: null, options: { ...options, minutesSpent: minutesSpent() } });
     throw err;
   }
 
@@ -300,23 +299,30 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeReport> {
       o.log(`perflab: the best (${best.name}) did not re-confirm (${r.failure ?? `${r.verdict}${suspicious ? ', suspicious' : ''}`}): not promoted`);
     }
   }
-  const minutesSpent = options.minutesSpent + (Date.now() - started) / 60_000;
-  exps.update(exp.id, { status: stoppedBy === 'interrupt' ? 'stopped' : 'done', stoppedBy, promoted, pid: null, options: { ...options, minutesSpent } });
+  exps.update(exp.id, { status: stoppedBy === 'interrupt' ? 'stopped' : 'done', stoppedBy, promoted, pid: null, options: { ...options, minutesSpent: minutesSpent() } });
   const report = experimentReport(o.store, exp.id);
   report.confirmation = confirmation;
   if (note) report.notes.push(note);
-  const diverged = replayDivergence?.();
-  if (options.replayOf) report.replay = { of: options.replayOf, diverged_at: diverged ?? null };
+  if (options.replayOf) report.replay = { of: options.replayOf, diverged_at: o.proposer instanceof ReplayProposer ? o.proposer.divergedAt : null };
   return report;
 }
 
-async function buildContext(o: OptimizeOptions, exp: ExperimentRecord, from: Best, best: Best, iteration: number, attempts: AttemptSummary[], profile: ProfileData): Promise<PromptContext> {
+/** The latest bench median of a variant's single-call throughput at the loop's thread counts, or null. */
+function benchMedian(store: Store, family: QueueFamily, name: string, structure: ExperimentOptions['structure']): number | null {
+  const params = family === 'spsc' ? { producers: 1, consumers: 1 } : { producers: structure?.producers ?? 2, consumers: structure?.consumers ?? 2 };
+  const bench = store.runs({ family, workload: 'throughput', metric: 'items_per_s', source: 'bench' }).filter((r) => r.variant === name && r.params.producers === params.producers && r.params.consumers === params.consumers && (r.params.batch ?? 1) === 1);
+  return bench.length ? bench[bench.length - 1]!.median : null;
+}
+
+/** The machine as a prompt shows it (a subset of the env fingerprint that does not change between calls). */
+export function promptEnv(): Record<string, unknown> {
   const env = envFingerprint();
+  return { cpu_model: env.cpu_model, cores: env.cores, kernel: env.kernel, compiler: env.compiler, cflags: env.cflags, valgrind: env.valgrind };
+}
+
+function buildContext(o: OptimizeOptions, exp: ExperimentRecord, from: Best, fromValue: number | null, best: Best, iteration: number, attempts: AttemptSummary[], profile: ProfileData): PromptContext {
   const metric = 'items_per_s';
   const spec = METRICS[metric]!;
-  const params = o.family === 'spsc' ? { producers: 1, consumers: 1 } : { producers: exp.options.structure?.producers ?? 2, consumers: exp.options.structure?.consumers ?? 2 };
-  const bench = o.store.runs({ family: o.family, workload: 'throughput', metric, source: 'bench' }).filter((r) => r.variant === from.name && r.params.producers === params.producers && r.params.consumers === params.consumers && (r.params.batch ?? 1) === 1);
-  const fromValue = bench.length ? bench[bench.length - 1]!.median : null;
   let knobSpace: PromptContext['knobSpace'] = [];
   try {
     knobSpace = parseKnobs(best.source);
@@ -335,7 +341,7 @@ async function buildContext(o: OptimizeOptions, exp: ExperimentRecord, from: Bes
     target: { metric, ratio: 2.5 },
     attempts: attempts.map((a) => ({ iteration: a.iteration, hash: a.hash, note: a.note, stage: a.stage, verdict: a.verdict, ratio: a.ratio, ci95: a.ci95, compare: a.compare, reason: a.reason, log: a.log, knobs: a.knobs })),
     profile,
-    env: { cpu_model: env.cpu_model, cores: env.cores, kernel: env.kernel, compiler: env.compiler, cflags: env.cflags, valgrind: env.valgrind },
+    env: promptEnv(),
     ...(exp.options.structure ? { structure: exp.options.structure } : {}),
   };
 }

@@ -12,11 +12,10 @@ import { stateDir } from '../paths.js';
 import { Experiments } from '../store/experiments.js';
 import type { Store } from '../store/store.js';
 import { parseKnobs } from './knobs.js';
-import { resolveStart } from './loop.js';
+import { promptEnv, resolveStart } from './loop.js';
 import { defaultPersona, loadPersona } from './personas.js';
 import { systemPrefix, userMessage } from './prompt.js';
 import { renderPerformanceReference } from './reference.js';
-import { parseAnswer } from './schema.js';
 import type { AgentAnswer, ProfileData, Proposer, PromptContext } from './types.js';
 
 export interface ProfileTaskReport {
@@ -65,7 +64,7 @@ export async function runProfileTask(o: { store: Store; family: QueueFamily; var
     parent: { name: v.name, hash: v.hash, source: v.source, language: v.language, knobs: v.knobs }, knobSpace,
     metrics: [{ metric: 'instructions_per_op', unit: 'instructions', from: profile.instructions_per_op, parent: profile.instructions_per_op, parentRatio: 1, parentCi95: null }],
     target: { metric: 'instructions_per_op', ratio: 1 }, attempts: [], profile,
-    env: { cpu_model: env.cpu_model, cores: env.cores, kernel: env.kernel, compiler: env.compiler, cflags: env.cflags, valgrind: env.valgrind },
+    env: promptEnv(),
   };
   const prompt = { persona: persona.name, personaHash: persona.hash, system, user: userMessage(context, persona.name) };
   o.log(`perflab: asking ${o.proposer.name}${o.proposer.model ? ` (${o.proposer.model})` : ''} for the ${persona.name}'s analysis`);
@@ -77,8 +76,7 @@ export async function runProfileTask(o: { store: Store; family: QueueFamily; var
     const c = proposal.call;
     report.call = { provider: c.provider, model: c.model, outcome: c.outcome, input_tokens: c.usage.input_tokens, output_tokens: c.usage.output_tokens, cache_read_input_tokens: c.usage.cache_read_input_tokens, usd: c.usd, latency_ms: Math.round(c.latencyMs), stop_reason: c.stopReason, error: c.error };
     if (proposal.kind === 'answer') {
-      const again = parseAnswer(proposal.answer, { task: 'profile' });
-      report.answer = again.ok ? again.answer : proposal.answer;
+      report.answer = proposal.answer;
     } else {
       report.note = `no analysis: ${proposal.reason}`;
     }

@@ -4,7 +4,7 @@ import pc from 'picocolors';
 import { UsageError } from '../errors.js';
 import { QUEUE_FAMILIES, type QueueFamily } from '../families/queue.js';
 import { resolveVariantRef } from '../pipeline/bench-queue.js';
-import { checkVariant, type CheckReport } from '../pipeline/check.js';
+import { checkVariant, recordCheckReport, type CheckReport } from '../pipeline/check.js';
 import { acquireMeasureLock } from '../pipeline/lock.js';
 import { builtinVariantSource } from '../native/sources.js';
 import { openStore } from '../store/index.js';
@@ -68,25 +68,19 @@ export function registerCheck(program: Command): void {
       } finally {
         lock.release();
       }
-      recordCheckReport(report, source, flags.store);
+      storeCheckReport(report, source, flags.store);
       emit(flags.json === true, report, () => renderCheck(report));
       process.exitCode = report.verdict === 'pass' ? 0 : 1;
     });
 }
 
 /** Stores the variant (by content hash) and one check row per stage run; a store problem warns and never hides the verdict. */
-function recordCheckReport(report: CheckReport, source: string, storePath?: string): void {
+function storeCheckReport(report: CheckReport, source: string, storePath?: string): void {
   try {
     using store = openStore(storePath);
     const builtin = builtinVariantSource(report.family, report.variant.name) === source;
     const v = store.upsertVariant({ name: report.variant.name, family: report.family, origin: builtin ? 'builtin' : 'file', source: readFileSync(source, 'utf8'), sourcePath: source });
-    for (const s of report.stages) {
-      const failed = s.verdict === 'fail';
-      store.recordCheck({
-        variantHash: v.hash, buildHash: report.variant.build_hash, stage: s.stage, verdict: s.verdict, reason: s.reason,
-        log: failed ? report.log : '', seed: report.seed, flags: report.flags, durationMs: s.ms,
-      });
-    }
+    recordCheckReport(store, v.hash, report);
     if (!builtin) store.setVariantStatus(v.hash, report.verdict === 'pass' ? 'passed' : 'failed');
   } catch (err) {
     process.stderr.write(`perflab: warning: the check was not recorded in the store: ${(err as Error).message}\n`);

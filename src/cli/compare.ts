@@ -4,13 +4,12 @@ import pc from 'picocolors';
 import { UsageError } from '../errors.js';
 import { QUEUE_WORKLOADS, type QueueWorkload } from '../families/queue.js';
 import { resolveVariantRef } from '../pipeline/bench-queue.js';
-import { compareVariants, type CompareReport } from '../pipeline/compare.js';
+import { compareVariants, recordCompareReport, type CompareReport } from '../pipeline/compare.js';
 import { plausibilityFlags } from '../pipeline/plausibility.js';
 import { acquireMeasureLock } from '../pipeline/lock.js';
 import { stderrProgress } from '../report/progress.js';
 import { parseFamily } from './check.js';
 import { builtinVariantSource } from '../native/sources.js';
-import { envFingerprint } from '../pipeline/env.js';
 import { openStore } from '../store/index.js';
 import { emit } from './output.js';
 import { intOption } from './options.js';
@@ -84,12 +83,7 @@ function recordComparison(r: CompareReport, aSource: string, bSource: string, st
     using store = openStore(storePath);
     const hash = (name: string, source: string) =>
       store.upsertVariant({ name, family: r.family, origin: builtinVariantSource(r.family, name) === source ? 'builtin' : 'file', source: readFileSync(source, 'utf8'), sourcePath: source }).hash;
-    const env = envFingerprint();
-    store.recordComparison({
-      family: r.family, aName: r.a, aHash: hash(r.a, aSource), bName: r.b, bHash: hash(r.b, bSource), workload: r.workload, metric: r.metric,
-      ratio: r.ratio, ci95: r.ci95, pValue: r.p_value, noiseFloor: r.noise_floor, verdict: r.verdict, flags: r.flags,
-      runs: r.runs.map(({ arm, order, value }) => ({ arm, order, value })), env, gitSha: env.git_sha,
-    });
+    recordCompareReport(store, r, hash(r.a, aSource), hash(r.b, bSource));
   } catch (err) {
     process.stderr.write(`perflab: warning: the comparison was not recorded in the store: ${(err as Error).message}\n`);
   }

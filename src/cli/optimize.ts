@@ -7,8 +7,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { BASELINE, type QueueFamily } from '../families/queue.js';
-import { optimize } from '../agent/loop.js';
-import { makeProposer } from '../agent/proposers/index.js';
 import { PRICE_TABLE_DATE, priceFor } from '../agent/prices.js';
 import { attemptRow, attemptTableHeader, experimentReport, renderReport, type OptimizeReport } from '../agent/report.js';
 import { acquireMeasureLock } from '../pipeline/lock.js';
@@ -81,7 +79,10 @@ async function runLoop(given: 'optimize' | 'lock-free', flags: OptimizeFlags, st
     const from = flags.from ?? (original ? original.fromHash : base?.fromName) ?? (task === 'lock-free' ? BASELINE[family] : undefined);
     if (original && original.task !== 'profile') task = original.task;
     if (!from) throw new UsageError('--from V is required: the variant to start from (a built-in name such as naive, a stored name or hash, or a .c/.cc path)');
-    const proposer = makeProposer({ proposer: flags.proposer ?? resumed?.proposer, model: flags.model ?? (resumed?.proposer === 'anthropic' || resumed?.proposer === 'openai-compatible' ? (resumed.model ?? undefined) : undefined), baseUrl: flags.baseUrl ?? resumed?.options.baseUrl ?? undefined, replay: flags.replay ?? resumed?.options.replayOf ?? undefined }, exps);
+    // The loop, the proposers and their schema library load when a loop runs, not with every command.
+    const { makeProposer } = await import('../agent/proposers/index.js');
+    const { optimize } = await import('../agent/loop.js');
+    const proposer = await makeProposer({ proposer: flags.proposer ?? resumed?.proposer, model: flags.model ?? (resumed?.proposer === 'anthropic' || resumed?.proposer === 'openai-compatible' ? (resumed.model ?? undefined) : undefined), baseUrl: flags.baseUrl ?? resumed?.options.baseUrl ?? undefined, replay: flags.replay ?? resumed?.options.replayOf ?? undefined }, exps);
     if (task === 'lock-free' && proposer.name === 'tuner') {
       throw new UsageError('agent lock-free writes a new variant from scratch, which needs a model: set ANTHROPIC_API_KEY, or use --proposer openai-compatible --base-url URL (or --proposer replay --replay ID); the tuner only searches the knobs of an existing variant');
     }

@@ -1,7 +1,6 @@
 /** `perflab agent profile --variant V`: profile data plus the persona's analysis. */
 import type { Command } from 'commander';
-import { runProfileTask, type ProfileTaskReport } from '../agent/profile-task.js';
-import { makeProposer } from '../agent/proposers/index.js';
+import type { ProfileTaskReport } from '../agent/profile-task.js';
 import { acquireMeasureLock } from '../pipeline/lock.js';
 import { stderrProgress } from '../report/progress.js';
 import { Experiments, openStore } from '../store/index.js';
@@ -45,7 +44,9 @@ export function registerProfileTask(agent: Command): void {
       const progress = stderrProgress();
       using store = openStore(flags.store);
       if (flags.proposer === 'replay') throw new UsageError('agent profile asks a model once; replay is for optimize experiments (perflab optimize --proposer replay --replay ID)');
-      const proposer = makeProposer({ proposer: flags.proposer, model: flags.model, baseUrl: flags.baseUrl }, new Experiments(store));
+      const { makeProposer } = await import('../agent/proposers/index.js');
+      const { runProfileTask } = await import('../agent/profile-task.js');
+      const proposer = await makeProposer({ proposer: flags.proposer, model: flags.model, baseUrl: flags.baseUrl }, new Experiments(store));
       const lock = await acquireMeasureLock(`perflab agent profile (pid ${process.pid})`, (m) => progress.log(`perflab: ${m}`));
       let report: ProfileTaskReport;
       try {

@@ -13,6 +13,7 @@ import { packageRoot } from '../paths.js';
 import { prng } from '../stats/summary.js';
 import { buildVariant, type Sanitizer, type VariantBuild } from './build.js';
 import { staticCheck } from './static-check.js';
+import type { Store } from '../store/store.js';
 
 export type CheckStage = 'compile' | 'static' | 'sanitize' | 'conformance';
 export const CHECK_STAGES: readonly CheckStage[] = ['compile', 'static', 'sanitize', 'conformance'];
@@ -194,5 +195,15 @@ export async function checkVariant(family: QueueFamily, name: string, source: st
   } catch (err) {
     if (err instanceof StageFailure) return report('fail', err.stage, err.reason, err.log);
     throw err;
+  }
+}
+
+/** Records one check row per stage that ran, the failing one with the trimmed evidence. */
+export function recordCheckReport(store: Store, variantHash: string, report: CheckReport): void {
+  for (const s of report.stages) {
+    store.recordCheck({
+      variantHash, buildHash: report.variant.build_hash, stage: s.stage, verdict: s.verdict, reason: s.reason,
+      log: s.verdict === 'fail' ? report.log : '', seed: report.seed, flags: report.flags, durationMs: s.ms,
+    });
   }
 }

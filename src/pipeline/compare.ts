@@ -14,6 +14,8 @@ import { compareVerdict, type Verdict } from '../stats/verdict.js';
 import { conformanceVerdict } from './bench-queue.js';
 import type { Progress } from './bench-types.js';
 import { buildVariant } from './build.js';
+import { envFingerprint } from './env.js';
+import type { Store } from '../store/store.js';
 
 export type Arm = 'a' | 'b' | 'a2';
 
@@ -160,4 +162,14 @@ export async function compareVariants(o: CompareOptions): Promise<CompareReport>
   report.verdict = v.verdict;
   report.min_effect = v.minEffect;
   return report;
+}
+
+/** Records a measured comparison (nothing when nothing was measured) under the two variants' hashes. */
+export function recordCompareReport(store: Store, r: CompareReport, aHash: string, bHash: string): void {
+  if (r.ratio === null || r.ci95 === null) return;
+  const env = envFingerprint();
+  store.recordComparison({
+    family: r.family, aName: r.a, aHash, bName: r.b, bHash, workload: r.workload, metric: r.metric, ratio: r.ratio, ci95: r.ci95, pValue: r.p_value,
+    noiseFloor: r.noise_floor, verdict: r.verdict, flags: r.flags, runs: r.runs.map(({ arm, order, value }) => ({ arm, order, value })), env, gitSha: env.git_sha,
+  });
 }

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import type { AgentTask, AttemptSummary, ProposerCall, ProposerName, TokenUsage } from '../agent/types.js';
 import { toJson } from './guard.js';
+import { now, optNum, optStr, parse, str, type Row } from './row.js';
 import type { Store } from './store.js';
 
 export type ExperimentStatus = 'running' | 'stopped' | 'done';
@@ -83,12 +84,6 @@ export interface StoredAttempt extends AttemptSummary {
   createdAt: string;
 }
 
-type Row = Record<string, unknown>;
-const now = () => new Date().toISOString();
-const str = (v: unknown): string => (typeof v === 'string' ? v : String(v));
-const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const parse = <T>(v: unknown, fallback: T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : fallback);
 
 /** The experiment tables of one store. */
 export class Experiments {

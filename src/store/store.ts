@@ -16,6 +16,7 @@ import type { Sanitizer } from '../pipeline/build.js';
 import { assertNoSecrets, toJson } from './guard.js';
 import { contentHash } from './hash.js';
 import { migrate, userVersion } from './schema.js';
+import { now, optNum, optStr, parse, str, type Row } from './row.js';
 import { openDatabase, type Database, type RunResult, type SqlValue, type Statement } from './sqlite.js';
 
 export const VARIANT_ORIGINS = ['builtin', 'tuner', 'anthropic', 'openai-compatible', 'replay', 'file'] as const;
@@ -183,17 +184,11 @@ export function openStore(path?: string): Store {
   return new Store(storePath(path));
 }
 
-type Row = Record<string, unknown>;
 
 function storeError(message: string, cause?: unknown): PerflabError {
   return new PerflabError('ERR_PERFLAB_STORE', message, { cause, exitCode: 3 });
 }
 
-const now = () => new Date().toISOString();
-const str = (v: unknown): string => (typeof v === 'string' ? v : String(v));
-const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const parse = <T>(v: unknown, fallback: T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : fallback);
 
 export class Store {
   /** Absolute path of the database file (or ':memory:'). */

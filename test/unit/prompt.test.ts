@@ -1,10 +1,8 @@
 /** Personas, the performance reference rendered from the store, the prompt builder and `perflab prompts`. */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defaultPersona, loadPersona, PERSONAS, REFERENCE_PLACEHOLDER } from '../../src/agent/personas.js';
 import { ATTEMPT_LOG_CHARS, buildPrompt, renderPersona, systemPrefix, trimAttemptLog } from '../../src/agent/prompt.js';
 import { NOT_MEASURED_YET, QUEUE_NOT_MEASURED, renderPerformanceReference } from '../../src/agent/reference.js';
@@ -14,25 +12,11 @@ import { UsageError } from '../../src/errors.js';
 import type { BenchDocument, BenchResult } from '../../src/pipeline/bench-types.js';
 import { envFingerprint, type EnvFingerprint } from '../../src/pipeline/env.js';
 import { packageRoot } from '../../src/paths.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
+import { viaCommander as runCommand } from '../helpers/commander.js';
+import { tmpStores } from '../helpers/tmp-store.js';
 
-const dirs: string[] = [];
-const open: Store[] = [];
-function tmpStore(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'perflab-prompt-'));
-  dirs.push(dir);
-  return join(dir, 'perflab.db');
-}
-function track(s: Store): Store {
-  open.push(s);
-  return s;
-}
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const { tmpStore, track } = tmpStores('perflab-prompt-');
 
 const DATE = new Date('2026-03-04T10:00:00Z');
 
@@ -299,26 +283,7 @@ describe('prompt builder', () => {
 });
 
 describe('perflab prompts', () => {
-  async function viaCommander(args: string[]): Promise<{ stdout: string; code: number | undefined }> {
-    const program = new Command('perflab').exitOverride();
-    registerPrompts(program);
-    let stdout = '';
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stdout += String(chunk);
-      return true;
-    });
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    const savedCode = process.exitCode;
-    try {
-      process.exitCode = undefined;
-      await program.parseAsync(args, { from: 'user' });
-      return { stdout, code: typeof process.exitCode === 'number' ? process.exitCode : undefined };
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-      process.exitCode = savedCode;
-    }
-  }
+  const viaCommander = (args: string[]) => runCommand((registerPrompts), args);
 
   it('show prints the system prefix exactly as built, rendered from the given store', async () => {
     const path = tmpStore();

@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { Command } from 'commander';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { registerVariants } from '../../src/cli/variants.js';
 import { PerflabError, UsageError } from '../../src/errors.js';
 import type { BenchDocument } from '../../src/pipeline/bench-types.js';
@@ -27,28 +26,14 @@ import {
   type RunRecord,
   type Store,
 } from '../../src/store/index.js';
+import { viaCommander as runCommand } from '../helpers/commander.js';
+import { tmpStores } from '../helpers/tmp-store.js';
 
 const run = promisify(execFile);
 const distStore = join(packageRoot(), 'dist', 'store', 'index.js');
 const bin = join(packageRoot(), 'bin', 'perflab.js');
 
-const dirs: string[] = [];
-const open: Store[] = [];
-function tmpStore(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'perflab-store-'));
-  dirs.push(dir);
-  return join(dir, 'sub', 'perflab.db');
-}
-function track(s: Store): Store {
-  open.push(s);
-  return s;
-}
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const { dirs, tmpStore, track } = tmpStores('perflab-store-', 'sub');
 
 /** An Anthropic-shaped key made up now; the repository never holds one. */
 function canaryKey(): string {
@@ -501,24 +486,7 @@ describe('store: never an API key', () => {
 });
 
 describe('perflab variants', () => {
-  async function viaCommander(args: string[]): Promise<{ stdout: string; code: number | undefined }> {
-    const program = new Command('perflab').exitOverride();
-    registerVariants(program);
-    let stdout = '';
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stdout += String(chunk);
-      return true;
-    });
-    const savedCode = process.exitCode;
-    try {
-      process.exitCode = undefined;
-      await program.parseAsync(args, { from: 'user' });
-      return { stdout, code: typeof process.exitCode === 'number' ? process.exitCode : undefined };
-    } finally {
-      spy.mockRestore();
-      process.exitCode = savedCode;
-    }
-  }
+  const viaCommander = (args: string[]) => runCommand((registerVariants), args);
 
   it('--json prints the INTERFACES.md document', async () => {
     const path = tmpStore();

@@ -4,7 +4,7 @@
  * decoded answer onto a `Proposal`.
  */
 import { parseAnswer } from '../schema.js';
-import type { AgentTask, Proposal, ProposerCall, ProposerName, TokenUsage } from '../types.js';
+import type { AgentTask, Proposal, ProposerCall } from '../types.js';
 
 /** `response` of a failed call, and `error`, are trimmed to this many bytes (UTF-8). */
 export const RESPONSE_LIMIT_BYTES = 20_000;
@@ -38,16 +38,7 @@ export function makeScrubber(secrets: readonly (string | null | undefined)[]): (
 }
 
 /** The parts of a call known before its outcome. */
-export interface CallBase {
-  provider: ProposerName;
-  model: string | null;
-  requestHash: string;
-  usage: TokenUsage;
-  usd: number | null;
-  priceTable: string | null;
-  latencyMs: number;
-  stopReason: string | null;
-}
+export type CallBase = Omit<ProposerCall, 'outcome' | 'error' | 'response'>;
 
 /** A failed proposal whose reason and every text field went through `scrub`. */
 export function failed(

@@ -2,12 +2,10 @@
 import { PerflabError, UsageError } from '../../errors.js';
 import type { Experiments } from '../../store/experiments.js';
 import { PROPOSERS, type Proposer, type ProposerName } from '../types.js';
-import { AnthropicProposer } from './anthropic.js';
-import { OpenAICompatibleProposer } from './openai-compatible.js';
 import { ReplayProposer } from './replay.js';
 import { TunerProposer } from './tuner.js';
 
-export { AnthropicProposer, OpenAICompatibleProposer, ReplayProposer, TunerProposer };
+export { ReplayProposer, TunerProposer };
 
 export interface ProposerChoice {
   proposer?: string;
@@ -21,7 +19,12 @@ export function defaultProposer(): ProposerName {
   return process.env.ANTHROPIC_API_KEY ? 'anthropic' : 'tuner';
 }
 
-export function makeProposer(choice: ProposerChoice, experiments: Experiments): Proposer {
+/**
+ * The proposer the command line asks for. The model-backed ones are loaded
+ * only when chosen: the SDK alone costs every perflab command a fifth of a
+ * second at start-up otherwise.
+ */
+export async function makeProposer(choice: ProposerChoice, experiments: Experiments): Promise<Proposer> {
   const name = (choice.proposer ?? (choice.replay ? 'replay' : defaultProposer())) as ProposerName;
   if (!PROPOSERS.includes(name)) throw new UsageError(`--proposer must be one of ${PROPOSERS.join(', ')}, not "${choice.proposer}"`);
   if (choice.replay && name !== 'replay') throw new UsageError('--replay ID goes with --proposer replay');
@@ -31,7 +34,7 @@ export function makeProposer(choice: ProposerChoice, experiments: Experiments): 
       if (!process.env.ANTHROPIC_API_KEY && !process.env.ANTHROPIC_AUTH_TOKEN) {
         throw new PerflabError('ERR_PERFLAB_ENVIRONMENT', 'the anthropic proposer needs ANTHROPIC_API_KEY in the environment; without a key, use --proposer tuner (knob search, no LLM) or --proposer openai-compatible --base-url URL (a local model server)');
       }
-      return new AnthropicProposer({ model: choice.model });
+      return new (await import('./anthropic.js')).AnthropicProposer({ model: choice.model });
     case 'openai-compatible':
       if (!choice.baseUrl) throw new UsageError('--proposer openai-compatible needs --base-url URL (e.g. http://127.0.0.1:8080/v1 for llama.cpp, http://127.0.0.1:11434/v1 for Ollama)');
       try {
@@ -40,7 +43,7 @@ export function makeProposer(choice: ProposerChoice, experiments: Experiments): 
       } catch {
         throw new UsageError(`--base-url must be an http(s) URL, not "${choice.baseUrl}"`);
       }
-      return new OpenAICompatibleProposer({ baseUrl: choice.baseUrl, model: choice.model });
+      return new (await import('./openai-compatible.js')).OpenAICompatibleProposer({ baseUrl: choice.baseUrl, model: choice.model });
     case 'replay':
       if (!choice.replay) throw new UsageError('--proposer replay needs --replay ID (the experiment whose recorded answers to replay)');
       if (!experiments.get(choice.replay)) throw new UsageError(`no experiment "${choice.replay}" to replay in this store`);

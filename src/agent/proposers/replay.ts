@@ -8,7 +8,14 @@
  */
 import type { Experiments } from '../../store/experiments.js';
 import { parseAnswer, requestHash } from '../schema.js';
-import { ZERO_USAGE, type Proposal, type ProposeRequest, type Proposer } from '../types.js';
+import { ZERO_USAGE, type AgentTask, type Proposal, type ProposeRequest, type Proposer, type ProposerCall } from '../types.js';
+
+/** A recorded call as the proposal it was: its answer again, or its failure (replay, and a resume reusing a paid call). */
+export function proposalFromCall(call: ProposerCall, task: AgentTask): Exclude<Proposal, { kind: 'exhausted' }> {
+  if (call.outcome !== 'ok') return { kind: 'failed', reason: call.error ?? `recorded ${call.outcome} answer`, call };
+  const parsed = parseAnswer(call.response, { task });
+  return parsed.ok ? { kind: 'answer', answer: parsed.answer, call } : { kind: 'failed', reason: parsed.reason, call: { ...call, outcome: 'invalid' } };
+}
 
 export class ReplayProposer implements Proposer {
   readonly name = 'replay' as const;
@@ -28,19 +35,6 @@ export class ReplayProposer implements Proposer {
     if (!recorded) return { kind: 'exhausted', reason: `experiment ${this.of} recorded no call for iteration ${iteration}: the replay is complete` };
     const hash = requestHash(request.prompt.system, request.prompt.user);
     if (hash !== recorded.requestHash && this.divergedAt === null) this.divergedAt = iteration;
-    const call = {
-      provider: 'replay' as const, model: recorded.model, requestHash: hash, usage: { ...ZERO_USAGE }, usd: 0, priceTable: null,
-      latencyMs: performance.now() - started, stopReason: recorded.stopReason, outcome: recorded.outcome, error: recorded.error, response: recorded.response,
-    };
-    if (recorded.outcome !== 'ok') return { kind: 'failed', reason: recorded.error ?? `recorded ${recorded.outcome} answer`, call };
-    let json: unknown;
-    try {
-      json = JSON.parse(recorded.response);
-    } catch {
-      return { kind: 'failed', reason: 'the recorded answer is not JSON', call: { ...call, outcome: 'invalid' } };
-    }
-    const parsed = parseAnswer(json, { task: request.context.task });
-    if (!parsed.ok) return { kind: 'failed', reason: parsed.reason, call: { ...call, outcome: 'invalid' } };
-    return { kind: 'answer', answer: parsed.answer, call };
+    return proposalFromCall({ ...recorded, provider: 'replay', requestHash: hash, usage: { ...ZERO_USAGE }, usd: 0, priceTable: null, latencyMs: performance.now() - started }, request.context.task);
   }
 }

@@ -17,12 +17,7 @@ const ENUMERATE_MAX = 4096;
 
 /** Canonical key of a setting: defaults dropped, sorted. */
 export function settingKey(space: KnobSpec[], knobs: Record<string, string>): string {
-  const out: Record<string, string> = {};
-  for (const k of space) {
-    const v = knobs[k.name];
-    if (v !== undefined && v !== k.values[0]) out[k.name] = v;
-  }
-  return describeKnobs(out);
+  return describeKnobs(canonical(space, knobs));
 }
 
 function canonical(space: KnobSpec[], knobs: Record<string, string>): Record<string, string> {
